@@ -1,0 +1,74 @@
+package schemas
+
+// Cadence is the timing evidence of one flow: per-direction features over
+// payload-bearing packets plus the exchange features that relate the two
+// directions. Times are in milliseconds (suffix _ms) or seconds (_s).
+type Cadence struct {
+	DurationS float64           `json:"duration_s"`
+	Client    DirectionFeatures `json:"client"`
+	Server    DirectionFeatures `json:"server"`
+	Exchange  ExchangeFeatures  `json:"exchange"`
+}
+
+// DirectionFeatures describes one direction's payload-bearing packets.
+type DirectionFeatures struct {
+	Packets int64 `json:"packets"` // payload-bearing packets
+	Bytes   int64 `json:"bytes"`   // payload bytes
+	// IAT summarises the gaps between consecutive payload packets.
+	IAT IATStats `json:"iat"`
+	// GapEntropy is the normalised (0..1) entropy of log-binned gaps;
+	// Regularity is 1 - GapEntropy (1 = perfectly regular).
+	GapEntropy float64 `json:"gap_entropy"`
+	Regularity float64 `json:"regularity"`
+	// SubMsShare is the share of gaps under 1 ms (one flush split into
+	// back-to-back segments).
+	SubMsShare float64 `json:"sub_ms_share"`
+	// Flushes groups packets closer than the flush threshold into one
+	// application write; FlushIAT summarises the gaps between flushes.
+	Flushes     int64    `json:"flushes"`
+	FlushesPerS float64  `json:"flushes_per_s"`
+	FlushIAT    IATStats `json:"flush_iat"`
+	// Sizes.
+	SizeMean      float64 `json:"size_mean"`
+	SizeMedian    float64 `json:"size_median"`
+	SizeModeShare float64 `json:"size_mode_share"` // share of packets at the most common size
+	// TinyShare is the share of packets no larger than a keystroke-sized
+	// record (for SSH and TLS a single encrypted keystroke).
+	TinyShare float64 `json:"tiny_share"`
+	// TinyIAT summarises gaps between consecutive tiny packets (the typing
+	// rhythm when this is a client).
+	TinyIAT IATStats `json:"tiny_iat"`
+}
+
+// IATStats summarises a set of gaps, in milliseconds.
+type IATStats struct {
+	N        int64   `json:"n"`
+	MeanMs   float64 `json:"mean_ms"`
+	StdMs    float64 `json:"std_ms"`
+	CV       float64 `json:"cv"`
+	MedianMs float64 `json:"median_ms"`
+	MADMs    float64 `json:"mad_ms"`
+	P10Ms    float64 `json:"p10_ms"`
+	P25Ms    float64 `json:"p25_ms"`
+	P75Ms    float64 `json:"p75_ms"`
+	P90Ms    float64 `json:"p90_ms"`
+	P99Ms    float64 `json:"p99_ms"`
+	MinMs    float64 `json:"min_ms"`
+	MaxMs    float64 `json:"max_ms"`
+}
+
+// ExchangeFeatures relate the client's and the server's packets.
+type ExchangeFeatures struct {
+	// Turns counts changes of the sending side among payload flushes.
+	Turns int64 `json:"turns"`
+	// TTFBMs is the time from the last client flush before the longest
+	// server run to that run's first packet (time to first token for LLM
+	// streams).
+	TTFBMs float64 `json:"ttfb_ms"`
+	// The longest run of server flushes with no client payload in between.
+	ServerRunS       float64 `json:"server_run_s"`
+	ServerRunPackets int64   `json:"server_run_packets"`
+	// BytesRatio is server payload bytes over client payload bytes (0 when
+	// the client sent none).
+	BytesRatio float64 `json:"bytes_ratio"`
+}
