@@ -56,7 +56,7 @@ type Direction struct {
 	// direction (ns), trimmed detail or not.
 	Gaps Running
 
-	FirstPayload, LastPayload int64 // ns; 0 before the first payload packet
+	FirstPayload, LastPayload int64 // ns; meaningful once PayloadPackets > 0
 	LastSeen                  int64 // ns of the last packet of any kind
 
 	// nextSeq is the highest TCP sequence number + payload seen so far.

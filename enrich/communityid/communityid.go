@@ -1,0 +1,125 @@
+// Package communityid computes Community ID v1 flow hashes
+// (https://github.com/corelight/community-id-spec), the key Zeek, Suricata
+// and Aegis share for one flow. It owns nothing and is safe for concurrent
+// use.
+package communityid
+
+import (
+	"crypto/sha1"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+
+	"github.com/aegis-nsm/aegis/schemas"
+)
+
+// icmpCounterpart maps ICMP types with a reply type to it (both ways).
+var icmpCounterpart = map[uint16]uint16{
+	8: 0, 0: 8, 13: 14, 14: 13, 15: 16, 16: 15, 10: 9, 9: 10, 17: 18, 18: 17,
+}
+
+// icmp6Counterpart is icmpCounterpart for ICMPv6.
+var icmp6Counterpart = map[uint16]uint16{
+	128: 129, 129: 128, 133: 134, 134: 133, 135: 136, 136: 135,
+	130: 131, 131: 130, 139: 140, 140: 139, 144: 145, 145: 144,
+}
+
+// hasPorts reports whether the protocol's hash includes ports.
+func hasPorts(proto uint8) bool {
+	switch proto {
+	case schemas.ProtoTCP, schemas.ProtoUDP, schemas.ProtoSCTP, schemas.ProtoICMP, schemas.ProtoICMPv6:
+		return true
+	}
+	return false
+}
+
+// twoWayICMP reports whether an ICMP tuple whose ports already carry
+// (type, counterpart-or-code) is a request/reply pair, which is ordered like
+// any bidirectional flow; other ICMP messages are one-way and keep their
+// direction.
+func twoWayICMP(proto uint8, sport, dport uint16) bool {
+	m := icmpCounterpart
+	if proto == schemas.ProtoICMPv6 {
+		m = icmp6Counterpart
+	}
+	c, ok := m[sport]
+	return ok && c == dport
+}
+
+// ICMPPorts maps a raw ICMP type and code to the port pair Community ID and
+// Zeek use: (type, counterpart type) for request/reply messages, else
+// (type, code).
+func ICMPPorts(proto, icmpType, code uint8) (sport, dport uint16) {
+	m := icmpCounterpart
+	if proto == schemas.ProtoICMPv6 {
+		m = icmp6Counterpart
+	}
+	if c, ok := m[uint16(icmpType)]; ok {
+		return uint16(icmpType), c
+	}
+	return uint16(icmpType), uint16(code)
+}
+
+// Hasher computes Community IDs with one seed. The zero value uses seed 0.
+type Hasher struct {
+	Seed uint16
+}
+
+// Sum returns the 20-byte digest for a tuple whose ports are already mapped
+// (for ICMP: see ICMPPorts).
+func (h Hasher) Sum(t schemas.Tuple) [20]byte {
+	src, dst, sp, dp := t.SrcIP, t.DstIP, t.SrcPort, t.DstPort
+	ordered := true
+	if t.Proto == schemas.ProtoICMP || t.Proto == schemas.ProtoICMPv6 {
+		ordered = twoWayICMP(t.Proto, sp, dp) || twoWayICMP(t.Proto, dp, sp)
+	}
+	if ordered && !less(src, sp, dst, dp) {
+		src, dst, sp, dp = dst, src, dp, sp
+	}
+	var buf [40]byte
+	n := 0
+	binary.BigEndian.PutUint16(buf[0:], h.Seed)
+	n = 2
+	if src.Is4() && dst.Is4() {
+		n += copy(buf[n:], src[12:])
+		n += copy(buf[n:], dst[12:])
+	} else {
+		n += copy(buf[n:], src[:])
+		n += copy(buf[n:], dst[:])
+	}
+	buf[n] = t.Proto
+	buf[n+1] = 0
+	n += 2
+	if hasPorts(t.Proto) {
+		binary.BigEndian.PutUint16(buf[n:], sp)
+		binary.BigEndian.PutUint16(buf[n+2:], dp)
+		n += 4
+	}
+	return sha1.Sum(buf[:n])
+}
+
+// ID returns the base64 Community ID string "1:...".
+func (h Hasher) ID(t schemas.Tuple) string {
+	d := h.Sum(t)
+	return "1:" + base64.StdEncoding.EncodeToString(d[:])
+}
+
+// HexID returns the Community ID with a hex digest instead of base64.
+func (h Hasher) HexID(t schemas.Tuple) string {
+	d := h.Sum(t)
+	return "1:" + hex.EncodeToString(d[:])
+}
+
+// less orders endpoints as the spec does: address bytes (in their wire
+// form), then port. IPv4-mapped addresses compare like their IPv4 bytes
+// because the mapped prefix is the same for both.
+func less(a schemas.IP, ap uint16, b schemas.IP, bp uint16) bool {
+	if a != b {
+		for i := range a {
+			if a[i] != b[i] {
+				return a[i] < b[i]
+			}
+		}
+	}
+	return ap < bp
+}
