@@ -14,6 +14,9 @@ func full() *schemas.Record {
 	iat := schemas.IATStats{N: 3, MeanMs: 20, StdMs: 2, CV: 0.1, MedianMs: 19, MADMs: 1, P10Ms: 15, P25Ms: 17, P75Ms: 22, P90Ms: 24, P99Ms: 30, MinMs: 10, MaxMs: 31}
 	dir := schemas.DirectionFeatures{Packets: 4, Bytes: 400, IAT: iat, GapEntropy: 0.4, Regularity: 0.6, SubMsShare: 0.1,
 		Flushes: 3, FlushesPerS: 1.5, FlushIAT: iat, SizeMean: 100, SizeMedian: 100, SizeModeShare: 0.5, TinyShare: 0.2, TinyIAT: iat}
+	exch := schemas.ExchangeFeatures{Turns: 2, TTFBMs: 300, ServerRunS: 1.5, ServerRunPackets: 30, ServerRunFlushes: 20, RequestBytes: 900, BytesRatio: 16}
+	sess := schemas.SessionFeatures{CommandSide: "client", Keystrokes: 12, EchoShare: 0.9, FastTiny: 1, Commands: 4, AnsweredShare: 1, PauseMedianMs: 2100, PauseCV: 0.4,
+		FastCommandShare: 0.5, UploadBytes: 1 << 20, UploadChunks: 64, UploadSizeCV: 0.05, UploadGapCV: 0.2, UploadOffsetS: 30}
 	return &schemas.Record{
 		Timestamp: "2026-11-25T10:00:00.000000001Z",
 		Event: schemas.Event{ID: strings.Repeat("ab", 16), Kind: "alert", Category: []string{"network"}, Type: []string{"connection"},
@@ -30,7 +33,7 @@ func full() *schemas.Record {
 			Class: schemas.ClassHandoff, Confidence: 0.9, Reasons: []string{"x"},
 			Handoff:  &schemas.Handoff{Direction: "human_to_agent", At: "2026-11-25T10:00:01Z", AtOffsetS: 1},
 			Route:    schemas.RouteMatch{Name: "openai/gpt-4o", Provider: "openai", Score: 0.8, SNI: "listed", Candidates: []schemas.RouteCandidate{{Name: "a", Score: 0.5}}},
-			Cadence:  schemas.Cadence{DurationS: 2, Client: dir, Server: dir, Exchange: schemas.ExchangeFeatures{Turns: 2, TTFBMs: 300, ServerRunS: 1.5, ServerRunPackets: 30, BytesRatio: 16}},
+			Cadence:  schemas.Cadence{DurationS: 2, Client: dir, Server: dir, Exchange: exch, Session: sess},
 			Rules:    []schemas.RuleHit{{ID: "AEGIS-001", Name: "n", Severity: "high", Message: "m", Tags: []string{"t"}}},
 			Severity: "high",
 			Capture:  schemas.CaptureInfo{Packets: 40, Retransmits: 1, DetailTrimmed: true, Evicted: false},

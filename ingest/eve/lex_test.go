@@ -1,0 +1,211 @@
+package eve
+
+// This file is kept identical in ingest/zeek and ingest/eve apart from the
+// package clause; sibling_test.go checks that.
+
+import (
+	"math"
+	"net/netip"
+	"strconv"
+	"testing"
+	"time"
+)
+
+func TestParseUint(t *testing.T) {
+	tests := []struct {
+		in   string
+		want int64
+		ok   bool
+	}{
+		{"0", 0, true},
+		{"17", 17, true},
+		{"9223372036854775807", math.MaxInt64, true},
+		{"9223372036854775808", 0, false},
+		{"99999999999999999999", 0, false},
+		{"", 0, false},
+		{"-1", 0, false},
+		{"+1", 0, false},
+		{"1.0", 0, false},
+		{"12a", 0, false},
+		{" 1", 0, false},
+	}
+	for _, tt := range tests {
+		got, ok := parseUint([]byte(tt.in))
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("parseUint(%q) = %d, %v; want %d, %v", tt.in, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestParseUint64Exact(t *testing.T) {
+	tests := []struct {
+		in   string
+		want uint64
+		ok   bool
+	}{
+		{"1676750115612680", 1676750115612680, true},
+		{"2251799813685247", 1<<51 - 1, true},
+		{"9007199254740993", 1<<53 + 1, true}, // float64 would round this to 2^53
+		{"18446744073709551615", math.MaxUint64, true},
+		{"18446744073709551616", 0, false},
+		{"1e3", 0, false},
+		{"", 0, false},
+	}
+	for _, tt := range tests {
+		got, ok := parseUint64([]byte(tt.in))
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("parseUint64(%q) = %d, %v; want %d, %v", tt.in, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestParseSecondsNanos(t *testing.T) {
+	tests := []struct {
+		in       string
+		allowNeg bool
+		want     int64
+		ok       bool
+	}{
+		{"1300475167.096535", false, 1300475167_096535000, true},
+		{"0.000435", false, 435000, true},
+		{"600.931043", false, 600_931043000, true},
+		{"5", false, 5e9, true},
+		{"5.", false, 5e9, true},
+		{"0.123456789123", false, 123456789, true}, // digits past ns are truncated
+		{"1.3004751670965e9", false, 1300475167_096500000, true},
+		{"-1.5", true, -1_500000000, true},
+		{"-1.5", false, 0, false},
+		{"9223372035.854775807", false, 9223372035_854775807, true},
+		{"9223372037.0", false, 0, false},
+		{"1e300", false, 0, false},
+		{"1e-300", false, 0, true},
+		{"0e999", false, 0, true},
+		{"13004751670965e-4", false, 1300475167_096500000, true},
+		{"1.5E+1", false, 15e9, true},
+		{"1e", false, 0, false},
+		{".5", false, 0, false},
+		{"inf", false, 0, false},
+		{"NaN", false, 0, false},
+		{"0x1p3", false, 0, false},
+		{"1.2.3", false, 0, false},
+		{"", false, 0, false},
+		{"-", true, 0, false},
+		{"XXXXXXXXXX.XXXXXX", false, 0, false},
+	}
+	for _, tt := range tests {
+		got, ok := parseSecondsNanos([]byte(tt.in), tt.allowNeg)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("parseSecondsNanos(%q, %v) = %d, %v; want %d, %v", tt.in, tt.allowNeg, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+// referenceISOTime parses s with the time package: the layouts Suricata and
+// Zeek write.
+func referenceISOTime(s string) (int64, bool) {
+	for _, layout := range []string{"2006-01-02T15:04:05.999999999Z0700", "2006-01-02T15:04:05.999999999Z07:00", "2006-01-02T15:04:05.999999999Z07"} {
+		if tm, err := time.Parse(layout, s); err == nil {
+			return tm.UnixNano(), true
+		}
+	}
+	return 0, false
+}
+
+func TestParseISOTime(t *testing.T) {
+	base := time.Date(2026, 11, 25, 10, 0, 0, 123456000, time.UTC).UnixNano()
+	tests := []struct {
+		in   string
+		want int64
+		ok   bool
+	}{
+		{"2026-11-25T10:00:00.123456+0000", base, true},
+		{"2026-11-25T05:00:00.123456-0500", base, true},
+		{"2026-11-25T15:30:00.123456+05:30", base, true},
+		{"2026-11-25T10:00:00.123456Z", base, true},
+		{"2026-11-25T11:00:00.123456+01", base, true},
+		{"2026-11-25T10:00:00+0000", base - 123456000, true},
+		{"2008-07-09T16:13:30.005432Z", time.Date(2008, 7, 9, 16, 13, 30, 5432000, time.UTC).UnixNano(), true},
+		{"1969-12-31T16:04:21.000000-0800", 261 * 1e9, true},
+		{"2024-02-29T00:00:00.000000+0000", time.Date(2024, 2, 29, 0, 0, 0, 0, time.UTC).UnixNano(), true},
+		{"2023-02-29T00:00:00.000000+0000", 0, false},
+		{"2026-11-25T10:00:00.123456", 0, false}, // no zone
+		{"2026-11-25 10:00:00.123456+0000", 0, false},
+		{"2026-13-25T10:00:00.123456+0000", 0, false},
+		{"2026-11-25T24:00:00.123456+0000", 0, false},
+		{"2026-11-25T10:00:60.123456+0000", 0, false},
+		{"2026-11-25T10:00:00.+0000", 0, false},
+		{"2026-11-25T10:00:00.123456+2500", 0, false},
+		{"2026-11-25T10:00:00.123456+000", 0, false},
+		{"2026-11-25T10:00:00.123456+0000 ", 0, false},
+		{"1600-01-01T00:00:00.000000+0000", 0, false}, // outside int64 nanoseconds
+	}
+	for _, tt := range tests {
+		got, ok := parseISOTime([]byte(tt.in))
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("parseISOTime(%q) = %d, %v; want %d, %v", tt.in, got, ok, tt.want, tt.ok)
+		}
+		if ok {
+			if ref, rok := referenceISOTime(tt.in); !rok || ref != got {
+				t.Errorf("parseISOTime(%q) = %d; time.Parse says %d, %v", tt.in, got, ref, rok)
+			}
+		}
+	}
+}
+
+func TestParseAddr(t *testing.T) {
+	tests := []string{
+		"0.0.0.0", "255.255.255.255", "192.168.1.79", "1.2.3", "1.2.3.4.5", "01.2.3.4", "256.1.1.1", "1..2.3", "1.2.3.",
+		"::", "::1", "1::", "fe80::217:f2ff:fed7:cf65", "ff02::1:ff00:3", "2001:0:4137:9e50:8000:f12a:b9c8:2815",
+		"2607:f8b0:400a:0800:0000:0000:0000:200e", "0000:0000:0000:0000:0000:0000:0000:0001",
+		"::ffff:1.2.3.4", "1:2:3:4:5:6:1.2.3.4", "1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8:9", "1:2:3:4:5:6:7::",
+		"1:2:3:4:5:6:7::8", ":1", "1:", "1:::2", "1::2::3", "12345::", "::1.2.3.4", "1::1.2.3.4", "fe80::1%eth0",
+		"", "x", "g::", "1:2:3:4:5:6:7:1.2.3.4", "::ffff:1.2.3",
+	}
+	for _, in := range tests {
+		want, werr := netip.ParseAddr(in)
+		got, ok := parseAddr([]byte(in))
+		if ok != (werr == nil) || (ok && got != want) {
+			t.Errorf("parseAddr(%q) = %v, %v; netip says %v, %v", in, got, ok, want, werr)
+		}
+	}
+}
+
+func TestParseAddrNoAlloc(t *testing.T) {
+	v4, v6 := []byte("141.142.220.118"), []byte("fe80::3074:17d5:2052:c324")
+	if n := testing.AllocsPerRun(100, func() {
+		parseAddr(v4)
+		parseAddr(v6)
+	}); n != 0 {
+		t.Errorf("parseAddr allocates %.1f times per call pair", n)
+	}
+}
+
+// FuzzLex checks the fast parsers against the standard library.
+func FuzzLex(f *testing.F) {
+	for _, s := range []string{"1.2.3.4", "fe80::1", "::ffff:1.2.3.4", "2026-11-25T10:00:00.123456+0000", "2008-07-09T16:13:30.005432Z", "1300475167.096535", "18446744073709551615"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		b := []byte(s)
+		want, werr := netip.ParseAddr(s)
+		if got, ok := parseAddr(b); ok != (werr == nil) || (ok && got != want) {
+			t.Errorf("parseAddr(%q) = %v, %v; netip says %v, %v", s, got, ok, want, werr)
+		}
+		if got, ok := parseISOTime(b); ok {
+			if ref, rok := referenceISOTime(s); !rok || ref != got {
+				t.Errorf("parseISOTime(%q) = %d; time.Parse says %d, %v", s, got, ref, rok)
+			}
+		}
+		if got, ok := parseUint64(b); ok {
+			if ref, err := strconv.ParseUint(s, 10, 64); err != nil || ref != got {
+				t.Errorf("parseUint64(%q) = %d; strconv says %d, %v", s, got, ref, err)
+			}
+		}
+		if got, ok := parseSecondsNanos(b, true); ok {
+			ref, err := strconv.ParseFloat(s, 64)
+			if err != nil || math.Abs(ref*1e9-float64(got)) > math.Max(1e3, math.Abs(ref)*1e9*1e-15) {
+				t.Errorf("parseSecondsNanos(%q) = %d; strconv says %v, %v", s, got, ref, err)
+			}
+		}
+	})
+}

@@ -1,0 +1,371 @@
+package zeek
+
+import (
+	"bytes"
+	"net/netip"
+
+	"github.com/aegis-nsm/aegis/schemas"
+)
+
+// enc is how a field value is encoded on the line.
+type enc uint8
+
+const (
+	encTSV        enc = iota // Zeek ASCII: \xHH escapes
+	encJSONString            // JSON string contents: JSON escapes
+	encJSONNumber            // JSON number literal
+	encJSONArray             // JSON array text (sets and vectors)
+	encJSONOther             // true, false or an object: no field takes them
+)
+
+// val is one field value as found on the line; raw aliases the line.
+type val struct {
+	raw   []byte
+	enc   enc
+	esc   bool // raw holds escapes
+	unset bool // Zeek's unset marker ("-"), JSON null
+	empty bool // Zeek's empty marker ("(empty)"), "" or [] in JSON
+}
+
+// connFields accumulates one record's fields; reused between lines.
+type connFields struct {
+	flow      schemas.IDSFlow
+	present   [numRoles]bool
+	protoName []byte // aliases the line or scratch
+	ipProto   int    // -1 when not logged
+	hasDur    bool
+	dur       int64
+	unknownTS bool
+}
+
+// maskedTS is what btest's diff-remove-first-timestamp writes in place of
+// the first timestamp on a line.
+var maskedTS = []byte("XXXXXXXXXX.XXXXXX")
+
+// beginRecord resets the per-record state.
+func (d *Decoder) beginRecord() {
+	d.cf = connFields{
+		flow: schemas.IDSFlow{
+			Sensor:      schemas.SensorZeek,
+			File:        d.file,
+			Line:        d.line,
+			OrigIPBytes: -1,
+			RespIPBytes: -1,
+		},
+		ipProto: -1,
+	}
+	d.uid, d.cid, d.sni = d.uid[:0], d.cid[:0], d.sni[:0]
+}
+
+// plain returns v's bytes with escapes decoded (in scratch when needed).
+func (d *Decoder) plain(v *val) []byte {
+	if !v.esc {
+		return v.raw
+	}
+	d.scratch = d.scratch[:0]
+	if v.enc == encTSV {
+		d.scratch = unescapeZeek(d.scratch, v.raw)
+	} else {
+		d.scratch = appendUnescaped(d.scratch, v.raw)
+	}
+	return d.scratch
+}
+
+// field applies one field of a conn or ssl record.
+func (d *Decoder) field(r role, v *val) *LineError {
+	cf := &d.cf
+	cf.present[r] = true
+	name := roleNames[r]
+	switch r {
+	case roleTS:
+		if v.unset {
+			return d.lineError(name, ReasonMissingField, nil, errorf("unset"))
+		}
+		ts, unknown, ok := d.parseTS(v)
+		if !ok {
+			return d.lineError(name, ReasonBadTimestamp, v.raw, nil)
+		}
+		cf.flow.Start, cf.unknownTS = ts, unknown
+	case roleUID, roleCommunityID, roleServerName:
+		if v.enc == encJSONNumber || v.enc >= encJSONArray {
+			return d.lineError(name, ReasonBadValue, v.raw, errorf("not a string"))
+		}
+		if v.unset || v.empty {
+			return nil
+		}
+		b := d.plain(v)
+		switch r {
+		case roleUID:
+			d.uid = append(d.uid[:0], b...)
+		case roleCommunityID:
+			d.cid = append(d.cid[:0], b...)
+		default:
+			d.sni = append(d.sni[:0], b...)
+		}
+	case roleOrigH, roleRespH:
+		if v.unset || v.empty {
+			return d.lineError(name, ReasonMissingField, nil, errorf("unset"))
+		}
+		if v.enc != encTSV && v.enc != encJSONString {
+			return d.lineError(name, ReasonBadValue, v.raw, errorf("not a string"))
+		}
+		a, ok := parseAddr(d.plain(v))
+		if !ok {
+			return d.lineError(name, ReasonBadAddress, v.raw, nil)
+		}
+		if r == roleOrigH {
+			cf.flow.Orig = addrPort(a, cf.flow.Orig.Port())
+		} else {
+			cf.flow.Resp = addrPort(a, cf.flow.Resp.Port())
+		}
+	case roleOrigP, roleRespP:
+		if v.unset || v.empty {
+			return d.lineError(name, ReasonMissingField, nil, errorf("unset"))
+		}
+		if !numeric(v) {
+			return d.lineError(name, ReasonBadValue, v.raw, errorf("not a number"))
+		}
+		p, ok := parsePort(v.raw)
+		if !ok {
+			return d.lineError(name, ReasonBadPort, v.raw, nil)
+		}
+		if r == roleOrigP {
+			cf.flow.Orig = addrPort(cf.flow.Orig.Addr(), p)
+		} else {
+			cf.flow.Resp = addrPort(cf.flow.Resp.Addr(), p)
+		}
+	case roleProto:
+		if v.unset || v.empty {
+			return nil
+		}
+		if v.enc == encJSONNumber || v.enc >= encJSONArray {
+			return d.lineError(name, ReasonBadValue, v.raw, errorf("not a string"))
+		}
+		cf.protoName = v.raw
+	case roleService:
+		if v.unset || v.empty {
+			cf.flow.Service = ""
+			return nil
+		}
+		switch v.enc {
+		case encJSONNumber, encJSONOther:
+			return d.lineError(name, ReasonBadValue, v.raw, errorf("not a string"))
+		case encJSONArray: // a set[string] in newer Zeek JSON
+			s, ok := d.joinJSONStrings(v.raw)
+			if !ok {
+				return d.lineError(name, ReasonBadValue, v.raw, errorf("not an array of strings"))
+			}
+			cf.flow.Service = s
+		default:
+			cf.flow.Service = d.intern.str(d.plain(v))
+		}
+	case roleConnState, roleHistory:
+		if v.enc == encJSONNumber || v.enc >= encJSONArray {
+			return d.lineError(name, ReasonBadValue, v.raw, errorf("not a string"))
+		}
+		s := ""
+		if !v.unset && !v.empty {
+			s = d.intern.str(d.plain(v))
+		}
+		if r == roleConnState {
+			cf.flow.ConnState = s
+		} else {
+			cf.flow.History = s
+		}
+	case roleDuration:
+		if v.unset {
+			cf.hasDur = false
+			return nil
+		}
+		if !numeric(v) {
+			return d.lineError(name, ReasonBadValue, v.raw, errorf("not a number"))
+		}
+		ns, ok := parseSecondsNanos(v.raw, true)
+		if !ok {
+			return d.lineError(name, ReasonBadNumber, v.raw, nil)
+		}
+		cf.hasDur, cf.dur = true, ns
+	case roleOrigBytes, roleRespBytes, roleOrigPkts, roleRespPkts, roleOrigIPBytes, roleRespIPBytes:
+		n := int64(0)
+		if r == roleOrigIPBytes || r == roleRespIPBytes {
+			n = -1
+		}
+		if !v.unset {
+			if !numeric(v) {
+				return d.lineError(name, ReasonBadValue, v.raw, errorf("not a number"))
+			}
+			var ok bool
+			if n, ok = parseUint(v.raw); !ok {
+				return d.lineError(name, ReasonBadNumber, v.raw, nil)
+			}
+		}
+		switch r {
+		case roleOrigBytes:
+			cf.flow.OrigBytes = n
+		case roleRespBytes:
+			cf.flow.RespBytes = n
+		case roleOrigPkts:
+			cf.flow.OrigPkts = n
+		case roleRespPkts:
+			cf.flow.RespPkts = n
+		case roleOrigIPBytes:
+			cf.flow.OrigIPBytes = n
+		case roleRespIPBytes:
+			cf.flow.RespIPBytes = n
+		}
+	case roleTunnelParents:
+		switch {
+		case v.unset || v.empty:
+			cf.flow.Tunnelled = false
+		case v.enc == encJSONArray:
+			cf.flow.Tunnelled = !isEmptyJSONArray(v.raw)
+		case v.enc == encJSONNumber || v.enc == encJSONOther:
+			return d.lineError(name, ReasonBadValue, v.raw, errorf("not a set"))
+		default:
+			cf.flow.Tunnelled = len(v.raw) > 0
+		}
+	case roleIPProto:
+		if v.unset {
+			cf.ipProto = -1
+			return nil
+		}
+		if !numeric(v) {
+			return d.lineError(name, ReasonBadValue, v.raw, errorf("not a number"))
+		}
+		n, ok := parseUint(v.raw)
+		if !ok || n > 255 {
+			return d.lineError(name, ReasonBadNumber, v.raw, nil)
+		}
+		cf.ipProto = int(n)
+	}
+	return nil
+}
+
+// parseTS reads a ts value: decimal epoch seconds (TSV and JSON's default
+// JSON::TS_EPOCH), integer epoch milliseconds (JSON::TS_MILLIS, told apart
+// by being an integer of 1e11 or more), an ISO 8601 string
+// (JSON::TS_ISO8601, json-streaming-logs) or btest's masked
+// "XXXXXXXXXX.XXXXXX", which reads as time 0 with unknown=true.
+func (d *Decoder) parseTS(v *val) (ns int64, unknown, ok bool) {
+	raw := v.raw
+	if bytes.Equal(raw, maskedTS) {
+		return 0, true, true
+	}
+	switch v.enc {
+	case encJSONNumber:
+		if bytes.IndexAny(raw, ".eE") < 0 {
+			n, ok := parseUint(raw)
+			if !ok {
+				return 0, false, false
+			}
+			if n >= 1e11 { // milliseconds: 1e11 s is the year 5138
+				if n > maxWholeSeconds*1000 {
+					return 0, false, false
+				}
+				return n * 1e6, false, true
+			}
+			return n * 1e9, false, true
+		}
+		ns, ok = parseSecondsNanos(raw, false)
+		return ns, false, ok
+	case encJSONString:
+		if v.esc {
+			return 0, false, false
+		}
+		if len(raw) >= 20 && raw[4] == '-' {
+			ns, ok = parseISOTime(raw)
+			return ns, false, ok
+		}
+		ns, ok = parseSecondsNanos(raw, false)
+		return ns, false, ok
+	case encTSV:
+		ns, ok = parseSecondsNanos(raw, false)
+		return ns, false, ok
+	}
+	return 0, false, false
+}
+
+// finishConn checks a conn record and completes it.
+func (d *Decoder) finishConn() (schemas.IDSFlow, *LineError) {
+	cf := &d.cf
+	for _, r := range connRequired {
+		if !cf.present[r] {
+			return schemas.IDSFlow{}, d.lineError(roleNames[r], ReasonMissingField, nil, errorf("not logged"))
+		}
+	}
+	f := &cf.flow
+	if len(cf.protoName) > 0 || cf.ipProto >= 0 {
+		p, known := protoNumber(cf.protoName, f.Orig.Addr(), cf.ipProto)
+		f.Proto = p
+		if !known {
+			d.stats.UnknownProto++
+		}
+	} else {
+		d.stats.UnknownProto++
+	}
+	f.End = f.Start
+	if cf.hasDur {
+		f.End = f.Start + cf.dur
+	}
+	if cf.unknownTS {
+		d.stats.UnknownTime++
+	}
+	if len(d.uid)+len(d.cid) > 0 {
+		// One allocation for both kept strings.
+		d.keep = append(append(d.keep[:0], d.uid...), d.cid...)
+		s := string(d.keep)
+		f.UID, f.CommunityID = s[:len(d.uid)], s[len(d.uid):]
+	}
+	return *f, nil
+}
+
+// finishSSL completes an ssl record.
+func (d *Decoder) finishSSL() SSLRecord {
+	rec := SSLRecord{Line: d.line}
+	if len(d.uid)+len(d.sni) > 0 {
+		d.keep = append(append(d.keep[:0], d.uid...), d.sni...)
+		s := string(d.keep)
+		rec.UID, rec.ServerName = s[:len(d.uid)], s[len(d.uid):]
+	}
+	return rec
+}
+
+// joinJSONStrings joins a JSON array of strings with ",", as Zeek's ASCII
+// writer prints a set.
+func (d *Decoder) joinJSONStrings(raw []byte) (string, bool) {
+	var s jsonScanner
+	s.reset(raw)
+	s.pos = 1 // '['
+	var out []byte
+	if s.peek() == ']' {
+		return "", true
+	}
+	for {
+		v, err := s.value(1)
+		if err != nil || v.kind != jsonString {
+			return "", false
+		}
+		if len(out) > 0 {
+			out = append(out, ',')
+		}
+		out = appendUnescaped(out, v.raw)
+		switch s.peek() {
+		case ',':
+			s.pos++
+		case ']':
+			return d.intern.str(out), true
+		default:
+			return "", false
+		}
+	}
+}
+
+func isEmptyJSONArray(raw []byte) bool {
+	return len(bytes.TrimSpace(raw[1:len(raw)-1])) == 0
+}
+
+func addrPort(a netip.Addr, p uint16) netip.AddrPort { return netip.AddrPortFrom(a, p) }
+
+// numeric reports whether v can hold a number: a TSV field, a JSON number,
+// or a JSON string (shippers such as Logstash sometimes quote numbers).
+func numeric(v *val) bool { return v.enc < encJSONArray }

@@ -1,0 +1,184 @@
+package zeek
+
+import (
+	"bytes"
+
+	"github.com/aegis-nsm/aegis/schemas"
+)
+
+// Kind says what a decoded line was.
+type Kind uint8
+
+// The kinds of line.
+const (
+	// KindMeta is a header (#separator, #fields, #close, ...), a comment
+	// (btest's "### ..." line) or a blank line: no record.
+	KindMeta Kind = iota
+	// KindConn is a conn record: Result.Flow is set.
+	KindConn
+	// KindSSL is an ssl record: Result.SSL is set.
+	KindSSL
+	// KindSkipped is a record of another log path (dns, http, ...),
+	// recognised and not decoded: Result.Path names it.
+	KindSkipped
+)
+
+// String returns the kind's name.
+func (k Kind) String() string {
+	switch k {
+	case KindMeta:
+		return "meta"
+	case KindConn:
+		return "conn"
+	case KindSSL:
+		return "ssl"
+	case KindSkipped:
+		return "skipped"
+	}
+	return "invalid"
+}
+
+// SSLRecord is what Aegis takes from an ssl.log record: the uid that joins
+// it to the conn record and the TLS server name (SNI).
+type SSLRecord struct {
+	UID        string // "" when unset
+	ServerName string // "" when unset (no SNI in the ClientHello)
+	Line       int64  // line number of the record
+}
+
+// Result is one decoded line. Only the member its Kind names is set. The
+// strings in it are the caller's to keep: they do not alias the line.
+type Result struct {
+	Kind Kind            // what the line was
+	Flow schemas.IDSFlow // KindConn
+	SSL  SSLRecord       // KindSSL
+	Path string          // log path of a KindConn, KindSSL or KindSkipped record
+}
+
+// Decoder decodes one Zeek log, line by line, in the order of the file:
+// the ASCII (TSV) format driven by its header, and JSON lines (one object
+// per line, as LogAscii::use_json writes them). It keeps the state a file
+// carries (the current header block and the line number), so use one
+// Decoder per file. A Decoder is not safe for concurrent use.
+type Decoder struct {
+	file  string
+	cfg   Config
+	line  int64
+	hdr   header
+	stats Stats
+
+	intern  interner
+	js      jsonScanner
+	scratch []byte // unescaping, reused between lines
+	keep    []byte // strings kept from one record, converted once
+	uid     []byte // the record's uid, community_id and server_name
+	cid     []byte
+	sni     []byte
+	cf      connFields
+}
+
+// NewDecoder returns a Decoder for the file named file (the name only
+// labels errors and IDSFlow.File; the Decoder does no I/O). It returns an
+// error when cfg does not validate.
+func NewDecoder(file string, cfg Config) (*Decoder, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	d := &Decoder{file: file, cfg: cfg.withDefaults()}
+	d.hdr.reset()
+	return d, nil
+}
+
+// File returns the file name the Decoder was made for.
+func (d *Decoder) File() string { return d.file }
+
+// Line returns the number of the line decoded last (0 before the first).
+func (d *Decoder) Line() int64 { return d.line }
+
+// SetLine sets the line count, so that the next Decode call is line n+1.
+// A follower that resumes in the middle of a file re-feeds the header block
+// (Decode of each header line) and then calls SetLine with the number of
+// the line before its resume offset.
+func (d *Decoder) SetLine(n int64) { d.line = n }
+
+// Path returns the #path of the current header block ("" before one).
+func (d *Decoder) Path() string { return d.hdr.path }
+
+// Fields returns the column names of the current header block. The slice
+// belongs to the Decoder; do not modify it.
+func (d *Decoder) Fields() []string { return d.hdr.fields }
+
+// Closed reports whether the current header block ended with a #close line:
+// Zeek finished the file (at rotation or shutdown). A follower can take it
+// as the sign that no more records will be appended to this block; a new
+// #separator line (Zeek restarted and reopened the file) clears it.
+func (d *Decoder) Closed() bool { return d.hdr.closed }
+
+// Stats returns a snapshot of the counters so far.
+func (d *Decoder) Stats() Stats { return d.stats.clone() }
+
+// Decode decodes one line. The line may end in "\n" or "\r\n"; it is only
+// read during the call, so the caller may reuse its buffer. A malformed
+// line returns a *LineError (naming the file, line and field) and a Result
+// of KindMeta; the Decoder stays usable and the next line is unaffected.
+func (d *Decoder) Decode(line []byte) (Result, error) {
+	d.line++
+	d.stats.Lines++
+	line = bytes.TrimRight(line, "\r\n")
+	if d.line == 1 {
+		line = bytes.TrimPrefix(line, []byte("\xef\xbb\xbf")) // UTF-8 BOM
+	}
+	var (
+		res Result
+		err *LineError
+	)
+	switch {
+	case len(line) == 0:
+		res.Kind = KindMeta
+	case line[0] == '#':
+		res.Kind = KindMeta
+		err = d.decodeMeta(line)
+	case line[0] == '{' || (line[0] == ' ' && bytes.HasPrefix(bytes.TrimLeft(line, " \t"), []byte("{"))):
+		res, err = d.decodeJSON(line)
+	default:
+		res, err = d.decodeTSV(line)
+	}
+	if err != nil {
+		d.stats.countBad(err.Reason)
+		return Result{Kind: KindMeta}, err
+	}
+	switch res.Kind {
+	case KindMeta:
+		d.stats.Meta++
+	case KindConn:
+		d.stats.Conn++
+	case KindSSL:
+		d.stats.SSL++
+	case KindSkipped:
+		d.stats.countSkipped(res.Path)
+	}
+	return res, nil
+}
+
+// countLineTooLong records a line the reader dropped for its length.
+func (d *Decoder) countLineTooLong(n int) *LineError {
+	d.line++
+	d.stats.Lines++
+	d.stats.countBad(ReasonLineTooLong)
+	return d.lineError("", ReasonLineTooLong, nil, errorf("%d bytes, limit %d", n, d.cfg.MaxLineBytes))
+}
+
+// kindOfPath classifies a log path with the configured path lists.
+func (d *Decoder) kindOfPath(path string) Kind {
+	for _, p := range d.cfg.ConnPaths {
+		if p == path {
+			return KindConn
+		}
+	}
+	for _, p := range d.cfg.SSLPaths {
+		if p == path {
+			return KindSSL
+		}
+	}
+	return KindSkipped
+}

@@ -1,0 +1,127 @@
+package zeek
+
+// decodeJSON decodes a Zeek JSON line (LogAscii::use_json): one object
+// with flattened dotted keys ("id.orig_h"), unset fields omitted or null.
+// A nested "id" object ({"id":{"orig_h":...}}) is accepted too.
+func (d *Decoder) decodeJSON(line []byte) (Result, *LineError) {
+	var slots [numRoles]val
+	var seen [numRoles]bool
+	s := &d.js
+	s.reset(line)
+	if err := s.openObject(); err != nil {
+		return Result{}, d.lineError("", ReasonBadJSON, nil, err)
+	}
+	for first := true; ; first = false {
+		key, ok, err := s.member(first)
+		if err != nil {
+			return Result{}, d.lineError("", ReasonBadJSON, nil, err)
+		}
+		if !ok {
+			break
+		}
+		r := roleIgnore
+		if !key.esc {
+			r = roleOf(key.raw)
+			if r == roleIgnore && string(key.raw) == "id" && s.peek() == '{' {
+				if err := d.scanIDObject(&slots, &seen); err != nil {
+					return Result{}, d.lineError("", ReasonBadJSON, nil, err)
+				}
+				continue
+			}
+		}
+		v, err := s.value(1)
+		if err != nil {
+			return Result{}, d.lineError("", ReasonBadJSON, nil, err)
+		}
+		if r != roleIgnore {
+			slots[r], seen[r] = jsonVal(v), true
+		}
+	}
+	if err := s.finish(); err != nil {
+		return Result{}, d.lineError("", ReasonBadJSON, nil, err)
+	}
+
+	// Which log is this line from?
+	path := d.cfg.Path
+	if seen[rolePath] {
+		p := &slots[rolePath]
+		if p.enc != encJSONString {
+			return Result{}, d.lineError("_path", ReasonBadValue, p.raw, errorf("not a string"))
+		}
+		path = d.intern.str(d.plain(p))
+	}
+	var kind Kind
+	switch {
+	case path != "":
+		kind = d.kindOfPath(path)
+	case seen[roleConnState] || seen[roleOrigPkts]:
+		kind = KindConn
+	case seen[roleSSLHistory] || seen[roleServerName]:
+		kind = KindSSL
+	default:
+		kind = KindSkipped
+	}
+	path = d.pathOfKind(kind, path)
+	if kind == KindSkipped {
+		return Result{Kind: KindSkipped, Path: path}, nil
+	}
+
+	d.beginRecord()
+	for r := roleTS; r < rolePath; r++ {
+		if !seen[r] || (kind == KindSSL && r != roleUID && r != roleServerName) ||
+			(kind == KindConn && r == roleServerName) {
+			continue
+		}
+		if err := d.field(r, &slots[r]); err != nil {
+			return Result{}, err
+		}
+	}
+	if kind == KindSSL {
+		return Result{Kind: KindSSL, SSL: d.finishSSL(), Path: path}, nil
+	}
+	f, err := d.finishConn()
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{Kind: KindConn, Flow: f, Path: path}, nil
+}
+
+// scanIDObject reads a nested {"orig_h":..., "orig_p":...} object.
+func (d *Decoder) scanIDObject(slots *[numRoles]val, seen *[numRoles]bool) error {
+	s := &d.js
+	if err := s.openObject(); err != nil {
+		return err
+	}
+	for first := true; ; first = false {
+		key, ok, err := s.member(first)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return nil
+		}
+		v, err := s.value(2)
+		if err != nil {
+			return err
+		}
+		if r := idRole(key.raw); r != roleIgnore && !key.esc {
+			slots[r], seen[r] = jsonVal(v), true
+		}
+	}
+}
+
+// jsonVal converts a scanned JSON value into a field value.
+func jsonVal(v jsonValue) val {
+	switch v.kind {
+	case jsonString:
+		return val{raw: v.raw, enc: encJSONString, esc: v.esc, empty: len(v.raw) == 0}
+	case jsonNumber:
+		return val{raw: v.raw, enc: encJSONNumber}
+	case jsonNull:
+		return val{unset: true, enc: encJSONString}
+	case jsonArray:
+		return val{raw: v.raw, enc: encJSONArray, empty: isEmptyJSONArray(v.raw)}
+	}
+	// true, false, objects: no conn field takes them.
+	return val{raw: v.raw, enc: encJSONOther}
+}

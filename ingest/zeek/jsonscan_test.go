@@ -1,0 +1,87 @@
+package zeek
+
+// This file is kept identical in ingest/zeek and ingest/eve apart from the
+// package clause; sibling_test.go checks that.
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// scanAll scans one top-level JSON object the way the decoders do.
+func scanAll(data []byte) error {
+	var s jsonScanner
+	s.reset(data)
+	if err := s.openObject(); err != nil {
+		return err
+	}
+	for first := true; ; first = false {
+		_, ok, err := s.member(first)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			break
+		}
+		if _, err := s.value(1); err != nil {
+			return err
+		}
+	}
+	return s.finish()
+}
+
+func TestJSONScannerAgreesWithEncodingJSON(t *testing.T) {
+	tests := []string{
+		`{}`, ` { } `, `{"a":1}`, `{"a":-0.5e+3,"b":[1,[2,{}]],"c":{"d":null,"e":true,"f":false}}`,
+		`{"s":"a\"b\\c\/d\b\f\n\r\t\u00e9\ud83d\ude00"}`, `{"a":1,}`, `{"a" 1}`, `{"a":01}`, `{"a":1.}`,
+		`{"a":.5}`, `{"a":-}`, `{"a":1e}`, `{"a":tru}`, `{"a":nul}`, `{"a":"x}`, `{"a":"\x"}`, `{"a":"\u12"}`,
+		"{\"a\":\"\x01\"}", `{"a":[1,]}`, `{"a":[,1]}`, `{"a":1}}`, `{"a":1} x`, `[1]`, `"x"`, ``, `{`, `{"a"`,
+		`{"a":`, `{"a":[`, `{"a":{"b":1}`, `{1:2}`, `{"a":1 "b":2}`, `{"a":"\ud800"}`,
+		strings.Repeat(`{"a":`, 60) + `1` + strings.Repeat(`}`, 60),
+	}
+	for _, in := range tests {
+		err := scanAll([]byte(in))
+		var v map[string]any
+		jerr := json.Unmarshal([]byte(in), &v)
+		if (err == nil) != (jerr == nil) {
+			t.Errorf("scan(%q) = %v; encoding/json says %v", in, err, jerr)
+		}
+	}
+}
+
+func TestJSONScannerDepthLimit(t *testing.T) {
+	// Deliberately stricter than encoding/json: hostile nesting is refused
+	// before it costs stack.
+	deep := strings.Repeat(`{"a":[`, 40) + `1` + strings.Repeat(`]}`, 40)
+	if err := scanAll([]byte(deep)); err != errJSONDepth {
+		t.Errorf("80 levels: err = %v, want %v", err, errJSONDepth)
+	}
+}
+
+func TestAppendUnescaped(t *testing.T) {
+	tests := []string{
+		`plain`, `a\"b`, `\\x41`, `\/download\/eicar.com`, `\u00e9t\u00e9`, `\ud83d\ude00`, `\ud800`, `\ud800x`,
+		`\udc00`, `\ud800\u0041`, `tab\there`, `\b\f\n\r`,
+	}
+	for _, in := range tests {
+		var want string
+		if err := json.Unmarshal([]byte(`"`+in+`"`), &want); err != nil {
+			t.Fatalf("bad test string %q: %v", in, err)
+		}
+		if got := string(appendUnescaped(nil, []byte(in))); got != want {
+			t.Errorf("appendUnescaped(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestJSONScannerNoAlloc(t *testing.T) {
+	line := []byte(`{"ts":1300475167.096535,"uid":"CHhAvVGS1DHFjwGM9","id.orig_h":"141.142.220.202","tunnel_parents":["a","b"],"x":{"y":[1,2,{"z":null}]}}`)
+	if n := testing.AllocsPerRun(100, func() {
+		if err := scanAll(line); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("scanning allocates %.1f times per line", n)
+	}
+}

@@ -1,0 +1,447 @@
+package zeek
+
+// Allocation-free parsers for the scalar formats both Zeek and Suricata
+// write: decimal counts and ports, decimal seconds ("1300475167.096535"),
+// ISO 8601 timestamps with any of the zone forms the sensors use ("Z",
+// "+0000", "+00:00") and IP addresses.
+//
+// This file is kept identical in ingest/zeek and ingest/eve apart from the
+// package clause; sibling_test.go checks that.
+
+import (
+	"math"
+	"net/netip"
+)
+
+// parseUint parses a non-empty run of ASCII digits as a non-negative int64.
+func parseUint(b []byte) (int64, bool) {
+	if len(b) == 0 || len(b) > 19 {
+		return 0, false
+	}
+	var n uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	if n > math.MaxInt64 {
+		return 0, false
+	}
+	return int64(n), true
+}
+
+// parseUint64 parses a non-empty run of ASCII digits as a uint64, exactly
+// (no float64 on the way, so identifiers above 2^53 survive).
+func parseUint64(b []byte) (uint64, bool) {
+	if len(b) == 0 || len(b) > 20 {
+		return 0, false
+	}
+	var n uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		d := uint64(c - '0')
+		if n > (math.MaxUint64-d)/10 {
+			return 0, false
+		}
+		n = n*10 + d
+	}
+	return n, true
+}
+
+// parsePort parses a decimal port number (0-65535).
+func parsePort(b []byte) (uint16, bool) {
+	n, ok := parseUint(b)
+	if !ok || n > math.MaxUint16 {
+		return 0, false
+	}
+	return uint16(n), true
+}
+
+// maxWholeSeconds is the largest whole-second count whose nanosecond value
+// (plus a fraction below one second) still fits an int64.
+const maxWholeSeconds = (math.MaxInt64 - 999_999_999) / 1_000_000_000
+
+// parseSecondsNanos parses decimal seconds ("1300475167.096535", "0.000435",
+// "1.3004751670965e9", "-1.5" when allowNeg) into nanoseconds, exactly:
+// the digits are shifted by the exponent, never rounded through float64.
+// Digits beyond the ninth decimal are truncated. The grammar is a JSON
+// number's, except that "5." is accepted.
+func parseSecondsNanos(b []byte, allowNeg bool) (int64, bool) {
+	i := 0
+	neg := false
+	if i < len(b) && b[i] == '-' {
+		if !allowNeg {
+			return 0, false
+		}
+		neg = true
+		i++
+	}
+	// Mantissa: where its digits are, and how many precede the point.
+	mantStart, intDigits := i, 0
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		i++
+		intDigits++
+	}
+	if intDigits == 0 {
+		return 0, false
+	}
+	fracStart, fracEnd := i, i
+	if i < len(b) && b[i] == '.' {
+		i++
+		fracStart = i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		fracEnd = i
+	}
+	exp := 0
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		expNeg := false
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			expNeg = b[i] == '-'
+			i++
+		}
+		n := 0
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			if exp < 100 { // larger exponents overflow or underflow anyway
+				exp = exp*10 + int(b[i]-'0')
+			}
+			i++
+			n++
+		}
+		if n == 0 {
+			return 0, false
+		}
+		if expNeg {
+			exp = -exp
+		}
+	}
+	if i != len(b) {
+		return 0, false
+	}
+	// digit(k) is the k-th mantissa digit (integer digits, then fraction).
+	nDigits := intDigits + (fracEnd - fracStart)
+	digit := func(k int) int64 {
+		if k < intDigits {
+			return int64(b[mantStart+k] - '0')
+		}
+		return int64(b[fracStart+k-intDigits] - '0')
+	}
+	point := intDigits + exp // digits before the decimal point after the shift
+	var sec, frac int64
+	for k := 0; k < point; k++ {
+		d := int64(0)
+		if k < nDigits {
+			d = digit(k)
+		}
+		if sec > (maxWholeSeconds-d)/10 {
+			return 0, false
+		}
+		sec = sec*10 + d
+	}
+	for k := point; k < point+9; k++ {
+		d := int64(0)
+		if k >= 0 && k < nDigits {
+			d = digit(k)
+		}
+		frac = frac*10 + d
+	}
+	ns := sec*1e9 + frac
+	if neg {
+		ns = -ns
+	}
+	return ns, true
+}
+
+// Bounds of the years whose instants fit an int64 nanosecond count.
+const (
+	minISOYear = 1678
+	maxISOYear = 2261
+)
+
+// parseISOTime parses "2026-11-25T10:00:00.123456+0000" and its relatives:
+// any number of fraction digits (beyond nine are truncated), and a zone of
+// "Z", "+HHMM", "+HH:MM" or "+HH". A zone is required. It returns
+// nanoseconds since the Unix epoch.
+func parseISOTime(b []byte) (int64, bool) {
+	if len(b) < 20 || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' {
+		return 0, false
+	}
+	year, ok1 := digits(b[0:4])
+	month, ok2 := digits(b[5:7])
+	day, ok3 := digits(b[8:10])
+	hour, ok4 := digits(b[11:13])
+	minute, ok5 := digits(b[14:16])
+	second, ok6 := digits(b[17:19])
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) {
+		return 0, false
+	}
+	if year < minISOYear || year > maxISOYear || month < 1 || month > 12 ||
+		day < 1 || day > daysIn(month, year) || hour > 23 || minute > 59 || second > 59 {
+		return 0, false
+	}
+	rest := b[19:]
+	var frac int64
+	if rest[0] == '.' {
+		i, n := 1, 0
+		for ; i < len(rest) && rest[i] >= '0' && rest[i] <= '9'; i++ {
+			if n < 9 {
+				frac = frac*10 + int64(rest[i]-'0')
+			}
+			n++
+		}
+		if n == 0 {
+			return 0, false
+		}
+		for ; n < 9; n++ {
+			frac *= 10
+		}
+		rest = rest[i:]
+	}
+	offset, ok := parseZone(rest)
+	if !ok {
+		return 0, false
+	}
+	secs := daysFromCivil(year, month, day)*86400 + int64(hour*3600+minute*60+second) - offset
+	if secs > maxWholeSeconds || secs < -maxWholeSeconds {
+		return 0, false
+	}
+	return secs*1e9 + frac, true
+}
+
+// parseZone parses "Z", "+HHMM", "+HH:MM" or "+HH" (and '-') into an
+// offset east of UTC in seconds.
+func parseZone(b []byte) (int64, bool) {
+	if len(b) == 1 && b[0] == 'Z' {
+		return 0, true
+	}
+	if len(b) < 3 || (b[0] != '+' && b[0] != '-') {
+		return 0, false
+	}
+	hh, ok := digits(b[1:3])
+	if !ok || hh > 23 {
+		return 0, false
+	}
+	mm := 0
+	switch len(b) {
+	case 3:
+	case 5:
+		mm, ok = digits(b[3:5])
+	case 6:
+		if b[3] != ':' {
+			return 0, false
+		}
+		mm, ok = digits(b[4:6])
+	default:
+		return 0, false
+	}
+	if !ok || mm > 59 {
+		return 0, false
+	}
+	off := int64(hh*3600 + mm*60)
+	if b[0] == '-' {
+		off = -off
+	}
+	return off, true
+}
+
+// digits parses a short fixed-width run of ASCII digits.
+func digits(b []byte) (int, bool) {
+	n := 0
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
+}
+
+// daysIn returns the number of days in month m of year y.
+func daysIn(m, y int) int {
+	switch m {
+	case 2:
+		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
+// daysFromCivil returns the days since 1970-01-01 of a proleptic Gregorian
+// date (Howard Hinnant's algorithm).
+func daysFromCivil(y, m, d int) int64 {
+	if m <= 2 {
+		y--
+	}
+	era := y / 400
+	if y < 0 && y%400 != 0 {
+		era--
+	}
+	yoe := y - era*400
+	mp := m + 9
+	if m > 2 {
+		mp = m - 3
+	}
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return int64(era)*146097 + int64(doe) - 719468
+}
+
+// parseAddr parses an IPv4 or IPv6 address without allocating in the common
+// cases; anything the fast paths reject (zones, odd forms) is handed to
+// netip.ParseAddr, which decides.
+func parseAddr(b []byte) (netip.Addr, bool) {
+	for _, c := range b {
+		if c == ':' {
+			if a, ok := parseIPv6(b); ok {
+				return a, true
+			}
+			return parseAddrSlow(b)
+		}
+	}
+	if v4, ok := parseIPv4(b); ok {
+		return netip.AddrFrom4(v4), true
+	}
+	return parseAddrSlow(b)
+}
+
+func parseAddrSlow(b []byte) (netip.Addr, bool) {
+	if len(b) == 0 {
+		return netip.Addr{}, false
+	}
+	a, err := netip.ParseAddr(string(b))
+	return a, err == nil
+}
+
+// parseIPv4 parses a dotted quad with netip's rules (no leading zeros).
+func parseIPv4(b []byte) ([4]byte, bool) {
+	var out [4]byte
+	val, n, pos := 0, 0, 0
+	for i, c := range b {
+		switch {
+		case c >= '0' && c <= '9':
+			if n == 1 && val == 0 {
+				return out, false
+			}
+			val = val*10 + int(c-'0')
+			n++
+			if val > 255 {
+				return out, false
+			}
+		case c == '.':
+			if n == 0 || pos == 3 || i == len(b)-1 {
+				return out, false
+			}
+			out[pos] = byte(val)
+			pos++
+			val, n = 0, 0
+		default:
+			return out, false
+		}
+	}
+	if pos != 3 || n == 0 {
+		return out, false
+	}
+	out[3] = byte(val)
+	return out, true
+}
+
+// parseIPv6 parses the RFC 4291 text forms without a zone.
+func parseIPv6(b []byte) (netip.Addr, bool) {
+	var ip [16]byte
+	ellipsis := -1
+	i := 0
+	if len(b) >= 2 && b[0] == ':' && b[1] == ':' {
+		ellipsis = 0
+		b = b[2:]
+		if len(b) == 0 {
+			return netip.AddrFrom16(ip), true
+		}
+	}
+	for i < 16 {
+		off, acc := 0, 0
+		for off < 4 && off < len(b) {
+			v, ok := hexVal(b[off])
+			if !ok {
+				break
+			}
+			acc = acc<<4 | int(v)
+			off++
+		}
+		if off == 0 {
+			return netip.Addr{}, false
+		}
+		if off < len(b) && b[off] == '.' {
+			if (ellipsis < 0 && i != 12) || i+4 > 16 {
+				return netip.Addr{}, false
+			}
+			v4, ok := parseIPv4(b)
+			if !ok {
+				return netip.Addr{}, false
+			}
+			copy(ip[i:], v4[:])
+			i += 4
+			b = b[len(b):]
+			break
+		}
+		ip[i] = byte(acc >> 8)
+		ip[i+1] = byte(acc)
+		i += 2
+		b = b[off:]
+		if len(b) == 0 {
+			break
+		}
+		if b[0] != ':' || len(b) == 1 {
+			return netip.Addr{}, false
+		}
+		b = b[1:]
+		if b[0] == ':' {
+			if ellipsis >= 0 {
+				return netip.Addr{}, false
+			}
+			ellipsis = i
+			b = b[1:]
+			if len(b) == 0 {
+				break
+			}
+		}
+	}
+	if len(b) != 0 {
+		return netip.Addr{}, false
+	}
+	if i < 16 {
+		if ellipsis < 0 {
+			return netip.Addr{}, false
+		}
+		n := 16 - i
+		for j := i - 1; j >= ellipsis; j-- {
+			ip[j+n] = ip[j]
+		}
+		for j := ellipsis + n - 1; j >= ellipsis; j-- {
+			ip[j] = 0
+		}
+	} else if ellipsis >= 0 {
+		return netip.Addr{}, false
+	}
+	return netip.AddrFrom16(ip), true
+}
+
+func hexVal(c byte) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10, true
+	case c >= 'A' && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}

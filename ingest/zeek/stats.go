@@ -1,0 +1,145 @@
+package zeek
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+)
+
+// Stats counts what a Decoder (or a reader) saw. Lines = Meta + Conn + SSL
+// + Skipped + Bad. The counters are plain values: a Stats is a snapshot,
+// owned by whoever asked for it.
+type Stats struct {
+	Lines        int64 // lines fed to the decoder
+	Meta         int64 // header (#...), btest comment and blank lines
+	HeaderBlocks int64 // #separator lines: above 1 means Zeek restarted or the file was rotated in place
+	Conn         int64 // conn records decoded
+	SSL          int64 // ssl records decoded
+	// Skipped counts well-formed records of other log paths (dns, http,
+	// x509, ...), which are recognised and not decoded; SkippedByPath
+	// splits it by path ("unknown" when a JSON line's path could not be
+	// told; at most 256 paths, the rest under OtherPaths).
+	Skipped       int64
+	SkippedByPath map[string]int64 // Skipped by log path
+	// UnknownTime counts conn records whose ts was btest's canonical
+	// "XXXXXXXXXX.XXXXXX"; they are decoded with Start 0.
+	UnknownTime int64
+	// UnknownProto counts conn records whose transport could not be
+	// numbered (unknown_transport without ip_proto); they have Proto 0.
+	UnknownProto int64
+	// Bad counts rejected lines; BadByReason splits it by Reason.
+	Bad         int64
+	BadByReason map[Reason]int64 // Bad by Reason
+
+	// The fields below are filled by the readers (ReadFile, ReadFiles,
+	// Read), not by a Decoder.
+
+	// Errors holds the first Config.MaxErrorSamples rejected lines.
+	Errors []*LineError
+	// SSLMatched counts ssl records whose uid matched a conn record;
+	// SSLUnmatched those that matched none (their conn record was not in
+	// the input, or is not written yet).
+	SSLMatched, SSLUnmatched int64
+	// SNIAttached counts conn records that received a server name.
+	SNIAttached int64
+}
+
+// String summarises s on one line, for logs and run summaries:
+// "31 lines: 5 conn, 0 ssl, 0 skipped, 9 bad (bad_json 1, field_count 4)".
+func (s Stats) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d lines: %d conn, %d ssl, %d skipped, %d bad", s.Lines, s.Conn, s.SSL, s.Skipped, s.Bad)
+	writeCounts(&b, s.BadByReason)
+	if s.SSL > 0 {
+		fmt.Fprintf(&b, "; ssl matched %d, unmatched %d, sni attached %d", s.SSLMatched, s.SSLUnmatched, s.SNIAttached)
+	}
+	if s.UnknownTime > 0 {
+		fmt.Fprintf(&b, "; %d with masked ts", s.UnknownTime)
+	}
+	if s.HeaderBlocks > 1 {
+		fmt.Fprintf(&b, "; %d header blocks", s.HeaderBlocks)
+	}
+	return b.String()
+}
+
+// writeCounts appends " (k1 n1, k2 n2)" in key order.
+func writeCounts[K ~string](b *strings.Builder, m map[K]int64) {
+	if len(m) == 0 {
+		return
+	}
+	b.WriteString(" (")
+	for i, k := range slices.Sorted(maps.Keys(m)) {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(b, "%s %d", k, m[k])
+	}
+	b.WriteString(")")
+}
+
+// Add adds o's counters to s (Errors are appended).
+func (s *Stats) Add(o Stats) {
+	s.Lines += o.Lines
+	s.Meta += o.Meta
+	s.HeaderBlocks += o.HeaderBlocks
+	s.Conn += o.Conn
+	s.SSL += o.SSL
+	s.Skipped += o.Skipped
+	for k, v := range o.SkippedByPath {
+		if s.SkippedByPath == nil {
+			s.SkippedByPath = make(map[string]int64)
+		}
+		s.SkippedByPath[k] += v
+	}
+	s.UnknownTime += o.UnknownTime
+	s.UnknownProto += o.UnknownProto
+	s.Bad += o.Bad
+	for k, v := range o.BadByReason {
+		if s.BadByReason == nil {
+			s.BadByReason = make(map[Reason]int64)
+		}
+		s.BadByReason[k] += v
+	}
+	s.Errors = append(s.Errors, o.Errors...)
+	s.SSLMatched += o.SSLMatched
+	s.SSLUnmatched += o.SSLUnmatched
+	s.SNIAttached += o.SNIAttached
+}
+
+// clone returns a copy of s that shares no maps or slices with it.
+func (s Stats) clone() Stats {
+	s.SkippedByPath = maps.Clone(s.SkippedByPath)
+	s.BadByReason = maps.Clone(s.BadByReason)
+	if s.Errors != nil {
+		s.Errors = append([]*LineError(nil), s.Errors...)
+	}
+	return s
+}
+
+func (s *Stats) countBad(r Reason) {
+	s.Bad++
+	if s.BadByReason == nil {
+		s.BadByReason = make(map[Reason]int64)
+	}
+	s.BadByReason[r]++
+}
+
+// maxSkippedPaths bounds Stats.SkippedByPath, so that garbled input cannot
+// grow it without limit; further paths are counted under OtherPaths.
+const maxSkippedPaths = 256
+
+// OtherPaths is the Stats.SkippedByPath key that counts the log paths seen
+// after the first 256 distinct ones.
+const OtherPaths = "(other)"
+
+func (s *Stats) countSkipped(path string) {
+	s.Skipped++
+	if s.SkippedByPath == nil {
+		s.SkippedByPath = make(map[string]int64)
+	}
+	if _, ok := s.SkippedByPath[path]; !ok && len(s.SkippedByPath) >= maxSkippedPaths {
+		path = OtherPaths
+	}
+	s.SkippedByPath[path]++
+}
