@@ -84,6 +84,8 @@ type Flow struct {
 	// table bookkeeping
 	origIsA    bool
 	closed     uint8 // FIN/RST progress
+	doneAt     int64 // ns after which the closed flow is over; 0 while open
+	ended      bool
 	prev, next *Flow
 	mem        int64
 }

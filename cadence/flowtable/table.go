@@ -26,6 +26,14 @@ type Config struct {
 	// SweepEvery is how often, on the packet clock, idle flows are looked
 	// for.
 	SweepEvery time.Duration `yaml:"sweep_every"`
+	// After a TCP flow closes, later packets on the same 5-tuple start a
+	// new flow once these delays have passed, as in Zeek
+	// (tcp_partial_close_delay after one side's FIN, tcp_close_delay after
+	// both, tcp_reset_delay after a RST). Closed flows also leave the table
+	// then, instead of waiting for the idle timeout.
+	PartialCloseDelay time.Duration `yaml:"partial_close_delay"`
+	CloseDelay        time.Duration `yaml:"close_delay"`
+	ResetDelay        time.Duration `yaml:"reset_delay"`
 }
 
 // DefaultConfig returns Zeek's default inactivity timeouts, 4096 detailed
@@ -38,7 +46,26 @@ func DefaultConfig() Config {
 		MaxDetail:    4096,
 		MemoryBudget: 512 << 20,
 		SweepEvery:   time.Second,
+
+		PartialCloseDelay: 3 * time.Second,
+		CloseDelay:        5 * time.Second,
+		ResetDelay:        5 * time.Second,
 	}
+}
+
+// SuricataConfig returns DefaultConfig with Suricata's flow semantics
+// instead of Zeek's: the default flow-timeouts for TCP and UDP and its 60 s
+// "closed" timeout, so that packet flows line up one to one with EVE flow
+// events when Suricata is the sensor.
+func SuricataConfig() Config {
+	c := DefaultConfig()
+	c.TCPIdle = 10 * time.Minute
+	c.UDPIdle = 5 * time.Minute
+	c.OtherIdle = 5 * time.Minute
+	c.PartialCloseDelay = time.Minute
+	c.CloseDelay = time.Minute
+	c.ResetDelay = time.Minute
+	return c
 }
 
 // Validate reports the first setting that cannot work.
@@ -52,6 +79,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("flowtable: memory_budget %d: use at least 1 MiB", c.MemoryBudget)
 	case c.SweepEvery <= 0:
 		return errors.New("flowtable: sweep_every must be positive")
+	case c.PartialCloseDelay < 0 || c.CloseDelay < 0 || c.ResetDelay < 0:
+		return errors.New("flowtable: close delays must not be negative")
 	}
 	return nil
 }
@@ -127,6 +156,9 @@ type Table struct {
 	now       int64
 	nextSweep int64
 	stats     Stats
+	// closing holds TCP flows with a close delay running (some may have
+	// ended since; they are dropped at the next sweep).
+	closing []*Flow
 }
 
 // New returns an empty table. emit receives every flow that leaves the
@@ -181,7 +213,7 @@ func (t *Table) AddKeyed(p *schemas.Packet, k Key, senderIsA bool) {
 		case p.TS-f.Last > t.idle[li]:
 			t.end(f, EndIdle)
 			f = nil
-		case f.closed&closeDone != 0 && p.TCPFlags&(schemas.TCPSyn|schemas.TCPAck) == schemas.TCPSyn:
+		case f.doneAt != 0 && (p.TS > f.doneAt || p.TCPFlags&(schemas.TCPSyn|schemas.TCPAck) == schemas.TCPSyn):
 			t.end(f, EndClosed)
 			f = nil
 		}
@@ -209,7 +241,6 @@ const (
 	closeFinOrig uint8 = 1 << iota
 	closeFinResp
 	closeRst
-	closeDone = 0x80
 )
 
 func (t *Table) create(p *schemas.Packet, k Key, senderIsA bool) *Flow {
@@ -217,8 +248,15 @@ func (t *Table) create(p *schemas.Packet, k Key, senderIsA bool) *Flow {
 	// The originator is the SYN sender; a SYN-ACK seen first means the
 	// receiver started the connection; otherwise the first sender.
 	origIsSender := true
-	if p.Tuple.Proto == schemas.ProtoTCP && p.TCPFlags&(schemas.TCPSyn|schemas.TCPAck) == schemas.TCPSyn|schemas.TCPAck {
+	switch {
+	case p.Tuple.Proto == schemas.ProtoTCP && p.TCPFlags&(schemas.TCPSyn|schemas.TCPAck) == schemas.TCPSyn:
+	case p.Tuple.Proto == schemas.ProtoTCP && p.TCPFlags&(schemas.TCPSyn|schemas.TCPAck) == schemas.TCPSyn|schemas.TCPAck:
 		origIsSender = false
+	case p.Tuple.Proto == schemas.ProtoTCP || p.Tuple.Proto == schemas.ProtoUDP:
+		// Mid-stream start (the capture began after the handshake): like
+		// Zeek's likely_server_ports, a packet from a service port to an
+		// ephemeral one was sent by the responder.
+		origIsSender = !(serverPort(p.Tuple.SrcPort) && !serverPort(p.Tuple.DstPort))
 	}
 	if origIsSender {
 		f.OrigTuple = p.Tuple
@@ -248,8 +286,12 @@ func (t *Table) update(f *Flow, d *Direction, p *schemas.Packet, fromOrig bool) 
 	d.WireBytes += int64(p.WireLen)
 	d.Flags |= p.TCPFlags
 	d.LastSeen = p.TS
-	if p.TCPFlags != 0 {
-		t.trackClose(f, p.TCPFlags, fromOrig)
+	if p.TCPFlags&(schemas.TCPFin|schemas.TCPRst) != 0 {
+		wasOpen := f.doneAt == 0
+		t.trackClose(f, p.TS, p.TCPFlags, fromOrig)
+		if wasOpen && f.doneAt != 0 {
+			t.closing = append(t.closing, f)
+		}
 	}
 	if p.Payload == 0 {
 		return
@@ -290,24 +332,32 @@ func (t *Table) update(f *Flow, d *Direction, p *schemas.Packet, fromOrig bool) 
 // detailBytes is the memory held by d's detail slices.
 func detailBytes(d *Direction) int64 { return int64(cap(d.Times))*8 + int64(cap(d.Sizes))*4 }
 
-func (t *Table) trackClose(f *Flow, flags uint8, fromOrig bool) {
+func (t *Table) trackClose(f *Flow, ts int64, flags uint8, fromOrig bool) {
 	if flags&schemas.TCPRst != 0 {
 		f.closed |= closeRst
+		f.doneAt = ts + int64(t.cfg.ResetDelay)
+		return
 	}
-	if flags&schemas.TCPFin != 0 {
-		if fromOrig {
-			f.closed |= closeFinOrig
-		} else {
-			f.closed |= closeFinResp
-		}
+	if flags&schemas.TCPFin == 0 {
+		return
 	}
-	if f.closed&closeRst != 0 || f.closed&(closeFinOrig|closeFinResp) == closeFinOrig|closeFinResp {
-		f.closed |= closeDone
+	if fromOrig {
+		f.closed |= closeFinOrig
+	} else {
+		f.closed |= closeFinResp
+	}
+	switch {
+	case f.closed&closeRst != 0:
+	case f.closed&(closeFinOrig|closeFinResp) == closeFinOrig|closeFinResp:
+		f.doneAt = ts + int64(t.cfg.CloseDelay)
+	case f.doneAt == 0:
+		f.doneAt = ts + int64(t.cfg.PartialCloseDelay)
 	}
 }
 
 // end removes f from the table and hands it to emit.
 func (t *Table) end(f *Flow, why EndReason) {
+	f.ended = true
 	delete(t.flows, f.Key)
 	t.lists[listOf(f.Key.Proto)].remove(f)
 	t.stats.Active--
@@ -327,8 +377,21 @@ func (t *Table) end(f *Flow, why EndReason) {
 	t.emit(f)
 }
 
-// sweep ends every flow idle longer than its timeout at the table's clock.
+// sweep ends every flow idle longer than its timeout at the table's clock,
+// and every closed TCP flow whose close delay has passed.
 func (t *Table) sweep() {
+	kept := t.closing[:0]
+	for _, f := range t.closing {
+		switch {
+		case f.ended:
+		case t.now > f.doneAt:
+			t.end(f, EndClosed)
+		default:
+			kept = append(kept, f)
+		}
+	}
+	clear(t.closing[len(kept):])
+	t.closing = kept
 	for li := range t.lists {
 		l := &t.lists[li]
 		for l.head != nil && t.now-l.head.Last > t.idle[li] {
@@ -411,3 +474,18 @@ func (t *Table) Len() int { return len(t.flows) }
 
 // Now returns the table's packet clock (ns).
 func (t *Table) Now() int64 { return t.now }
+
+// serverPort reports whether a port is one servers listen on: the
+// well-known range and registered service ports Aegis sees in front of
+// models and shells.
+func serverPort(p uint16) bool {
+	if p < 1024 {
+		return true
+	}
+	switch p {
+	case 1080, 1194, 1433, 1521, 2049, 2375, 2376, 3000, 3128, 3306, 3389, 4444, 5000, 5432, 5671, 5672,
+		5900, 5901, 6379, 6443, 8000, 8080, 8081, 8443, 8888, 9000, 9090, 9092, 9200, 9443, 11211, 11434, 27017:
+		return true
+	}
+	return false
+}

@@ -40,7 +40,8 @@ func TestOriginatorIsSYNSender(t *testing.T) {
 	}{
 		{"syn from client", tcp(0, true, schemas.TCPSyn, 100, 0), true},
 		{"syn-ack first means receiver opened", tcp(0, false, schemas.TCPSyn|schemas.TCPAck, 900, 0), true},
-		{"mid-stream: first sender", tcp(0, false, schemas.TCPAck, 900, 10), false},
+		{"mid-stream from the service port: its peer", tcp(0, false, schemas.TCPAck, 900, 10), true},
+		{"mid-stream from the ephemeral port: the sender", tcp(0, true, schemas.TCPAck, 900, 10), true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -122,6 +123,31 @@ func TestIdleTimeoutOnPacketClock(t *testing.T) {
 	}
 }
 
+// TestClosedFlowEndsAfterDelay follows Zeek: once a connection has closed
+// and its close delay has passed, a straggler (here a late RST) is a new
+// connection, and the closed flow leaves the table without waiting for the
+// idle timeout.
+func TestClosedFlowEndsAfterDelay(t *testing.T) {
+	tab, out := collect(t, DefaultConfig())
+	seq := []schemas.Packet{
+		tcp(0, false, schemas.TCPAck|schemas.TCPFin, 1, 0), // server's FIN: partial close
+		tcp(1*ms, true, schemas.TCPAck, 1, 0),
+		tcp(10_000*ms, true, schemas.TCPAck|schemas.TCPRst, 1, 0), // 10 s later: a new connection
+	}
+	for i := range seq {
+		tab.Add(&seq[i])
+	}
+	if len(*out) != 1 || (*out)[0].Ended != EndClosed || (*out)[0].Orig.Packets+(*out)[0].Resp.Packets != 2 {
+		t.Fatalf("want the closed flow of 2 packets ended, got %d flows", len(*out))
+	}
+	// A far later packet on another key sweeps the RST-closed flow out.
+	other := schemas.Packet{TS: 20_000 * ms, Tuple: schemas.Tuple{SrcIP: schemas.IPv4(1, 1, 1, 1), DstIP: schemas.IPv4(2, 2, 2, 2), SrcPort: 1, DstPort: 2, Proto: schemas.ProtoUDP}}
+	tab.Add(&other)
+	if len(*out) != 2 || (*out)[1].Ended != EndClosed {
+		t.Fatalf("RST-closed flow not swept after its reset delay: %d flows", len(*out))
+	}
+}
+
 func TestNewSYNAfterCloseStartsNewFlow(t *testing.T) {
 	tab, out := collect(t, DefaultConfig())
 	seq := []schemas.Packet{
@@ -148,7 +174,7 @@ func TestDetailTrimmedButStatsComplete(t *testing.T) {
 		tab.Add(&p)
 	}
 	tab.Flush()
-	d := (*out)[0].Orig // first packet from the server: the server is the originator here
+	d := (*out)[0].Resp // packets from the server's service port: the client is the originator
 	if len(d.Times) != 10 || d.PayloadPackets != 100 || d.Gaps.N != 99 {
 		t.Fatalf("detail %d, payload packets %d, gaps %d", len(d.Times), d.PayloadPackets, d.Gaps.N)
 	}

@@ -34,13 +34,18 @@ func needCorpus(t *testing.T) {
 // publication order.
 func readFlows(t *testing.T, pcaps ...string) []*flowtable.Flow {
 	t.Helper()
+	return readFlowsWith(t, flowtable.DefaultConfig(), pcaps...)
+}
+
+func readFlowsWith(t *testing.T, cfg flowtable.Config, pcaps ...string) []*flowtable.Flow {
+	t.Helper()
 	src := capture.OpenMerger(pcaps)
 	defer src.Close()
 	if errs := src.OpenErrors(); len(errs) > 0 {
 		t.Fatal(errs[0])
 	}
 	var flows []*flowtable.Flow
-	tab, err := flowtable.New(flowtable.DefaultConfig(), func(f *flowtable.Flow) { flows = append(flows, f) })
+	tab, err := flowtable.New(cfg, func(f *flowtable.Flow) { flows = append(flows, f) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +60,22 @@ func readFlows(t *testing.T, pcaps ...string) []*flowtable.Flow {
 
 // zeekMismatchExplained lists conn.log rows whose counts differ from the
 // flow table's for a reason we understand; every other row must match.
-var zeekMismatchExplained = map[string]string{}
+var zeekMismatchExplained = map[string]string{
+	"teredo/C0LAHyvtKSQHyJxIl":  dnsSession,
+	"teredo/CtxTCR2Yer0FR1tIBg": dnsSession,
+	"teredo/C9mvWx3ezztgzcexV7": teredoInner,
+	"teredo/CNnMIj2QSd84NKf7U3": teredoInner,
+	"teredo/CP5puj4I8PtEU4qzYg": teredoInner,
+	"teredo/CUM0KZ3MLUfNB0cl11": teredoInner,
+}
+
+const (
+	dnsSession = "Zeek's DNS analyzer ends a UDP DNS connection once its queries are answered " +
+		"(dns_session_timeout), so one 5-tuple reused for later queries becomes several conn rows; " +
+		"the flow table keeps one flow per 5-tuple until the UDP idle timeout"
+	teredoInner = "a flow inside the Teredo tunnel: Zeek logs inner and outer connections, " +
+		"Aegis reports tunnelled traffic as the outer UDP flow (see README)"
+)
 
 // TestFlowTableMatchesZeek compares per-connection packet and IP-byte
 // counts with Zeek's conn.log for every Zeek pcap in the corpus.
@@ -131,7 +151,14 @@ type suricataCheck struct {
 
 // suricataMismatchExplained lists flow expectations the flow table does not
 // meet for a reason we understand.
-var suricataMismatchExplained = map[string]string{}
+var suricataMismatchExplained = map[string]string{
+	"decode-teredo-01#30": "an ICMPv6 flow inside the Teredo tunnel; Aegis reports the outer UDP flow",
+	"eve-flow-esp#0":      espSPI,
+	"eve-flow-esp#2":      espSPI,
+}
+
+const espSPI = "Suricata keys ESP flows by SPI; Aegis keys port-less protocols by address pair, " +
+	"so the two SPIs between 190.0.0.1 and 190.0.0.2 are one flow of 4 packets"
 
 // TestFlowTableMatchesSuricata checks the flow.pkts_* and flow.bytes_*
 // expectations of the suricata-verify tests against the flow table.
@@ -164,17 +191,30 @@ func TestFlowTableMatchesSuricata(t *testing.T) {
 				continue // expectations for old Suricata versions
 			}
 			if !loaded {
-				flows, loaded = readFlows(t, pcaps[0]), true
+				flows, loaded = readFlowsWith(t, flowtable.SuricataConfig(), pcaps[0]), true
 			}
 			total++
 			id := fmt.Sprintf("%s#%d", filepath.Base(dir), ci)
 			want := [4]int64{toInt(m["flow.pkts_toserver"]), toInt(m["flow.pkts_toclient"]), toInt(m["flow.bytes_toserver"]), toInt(m["flow.bytes_toclient"])}
 			n := 0
 			for _, f := range flows {
-				if !suricataSelects(f, m) {
-					continue
+				// Suricata calls the first packet's sender the client, Aegis
+				// the peer of a service port: compare either way round.
+				o, r, tp := &f.Orig, &f.Resp, f.OrigTuple
+				if !suricataSelects(tp, m) {
+					o, r, tp = r, o, tp.Reverse()
+					if !suricataSelects(tp, m) {
+						continue
+					}
 				}
-				if [4]int64{f.Orig.Packets, f.Resp.Packets, f.Orig.WireBytes, f.Resp.WireBytes} == want {
+				got := [4]int64{o.Packets, r.Packets, o.WireBytes, r.WireBytes}
+				ok := true
+				for i := range want {
+					if want[i] >= 0 && want[i] != got[i] {
+						ok = false
+					}
+				}
+				if ok {
 					n++
 				}
 			}
@@ -193,8 +233,7 @@ func TestFlowTableMatchesSuricata(t *testing.T) {
 }
 
 // suricataSelects applies the address and port parts of a match.
-func suricataSelects(f *flowtable.Flow, m map[string]any) bool {
-	o := f.OrigTuple
+func suricataSelects(o schemas.Tuple, m map[string]any) bool {
 	if v, ok := m["src_ip"]; ok && !sameIP(v, o.SrcIP) {
 		return false
 	}
