@@ -39,6 +39,7 @@ type analyzeOptions struct {
 	maxDetail                int
 	memoryMiB                int64
 	quiet                    bool
+	semantics                string
 }
 
 func parseAnalyze(args []string, stderr io.Writer) (*analyzeOptions, error) {
@@ -56,6 +57,7 @@ func parseAnalyze(args []string, stderr io.Writer) (*analyzeOptions, error) {
 	fs.IntVar(&o.maxDetail, "max-detail", flowtable.DefaultConfig().MaxDetail, "payload packets per direction kept with their own timing")
 	fs.Int64Var(&o.memoryMiB, "memory", flowtable.DefaultConfig().MemoryBudget>>20, "flow-table memory budget in `MiB`")
 	fs.BoolVar(&o.quiet, "quiet", false, "no summary on stderr")
+	fs.StringVar(&o.semantics, "flow-semantics", "auto", "split flows as `zeek` or suricata does (timeouts, close delays); auto: suricata when only --eve is given")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage: aegis analyze --pcap FILE... [--zeek LOG...] [--eve FILE...] [flags]
 
@@ -84,6 +86,16 @@ Flags:
 		fs.Usage()
 		return nil, errors.New("no capture given: use --pcap FILE")
 	}
+	switch o.semantics {
+	case "auto":
+		o.semantics = "zeek"
+		if len(o.eveLogs) > 0 && len(o.zeekLogs) == 0 {
+			o.semantics = "suricata"
+		}
+	case "zeek", "suricata":
+	default:
+		return nil, fmt.Errorf("--flow-semantics %q: use zeek, suricata or auto", o.semantics)
+	}
 	if o.cidSeed > 0xffff {
 		return nil, fmt.Errorf("--community-id-seed %d: must fit in 16 bits", o.cidSeed)
 	}
@@ -111,6 +123,9 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return exitUsage
 	}
 	tcfg := flowtable.DefaultConfig()
+	if o.semantics == "suricata" {
+		tcfg = flowtable.SuricataConfig()
+	}
 	tcfg.MaxDetail = o.maxDetail
 	tcfg.MemoryBudget = o.memoryMiB << 20
 	if err := tcfg.Validate(); err != nil {
