@@ -126,18 +126,18 @@ type AegisSection struct {
 
 // IDSInfo is the identity and context the IDS gave the flow.
 type IDSInfo struct {
-	Sensor      Sensor `json:"sensor"`
-	UID         string `json:"uid,omitempty"`
-	FlowID      uint64 `json:"flow_id,omitempty"`
-	Service     string `json:"service,omitempty"`
-	ConnState   string `json:"conn_state,omitempty"`
-	History     string `json:"history,omitempty"`
-	OrigPkts    int64  `json:"orig_pkts"`
-	RespPkts    int64  `json:"resp_pkts"`
-	OrigBytes   int64  `json:"orig_bytes"`
-	RespBytes   int64  `json:"resp_bytes"`
-	JoinedBy    string `json:"joined_by"` // "community_id" or "5tuple_time"
-	Source      string `json:"source"`    // file:line of the IDS record
+	Sensor    Sensor `json:"sensor"`
+	UID       string `json:"uid,omitempty"`
+	FlowID    uint64 `json:"flow_id,omitempty"`
+	Service   string `json:"service,omitempty"`
+	ConnState string `json:"conn_state,omitempty"`
+	History   string `json:"history,omitempty"`
+	OrigPkts  int64  `json:"orig_pkts"`
+	RespPkts  int64  `json:"resp_pkts"`
+	OrigBytes int64  `json:"orig_bytes"`
+	RespBytes int64  `json:"resp_bytes"`
+	JoinedBy  string `json:"joined_by"` // "community_id" or "5tuple_time"
+	Source    string `json:"source"`    // file:line of the IDS record
 }
 
 // Handoff is the moment a session changed hands.
