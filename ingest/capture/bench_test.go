@@ -183,7 +183,7 @@ func BenchmarkReadFile(b *testing.B) {
 				if err != nil {
 					return n
 				}
-				if decode(&p, data, CaptureInfo{TS: ci.Timestamp.UnixNano(), WireLen: uint32(ci.Length)}) == nil {
+				if decode(&p, data, CaptureInfoOf(ci)) == nil {
 					n++
 				}
 			}

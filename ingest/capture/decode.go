@@ -3,6 +3,9 @@ package capture
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
+
+	"github.com/gopacket/gopacket"
 
 	"github.com/aegis-nsm/aegis/schemas"
 )
@@ -17,6 +20,16 @@ type CaptureInfo struct {
 	// than the captured length (including 0) is taken to be the captured
 	// length.
 	WireLen uint32
+}
+
+// CaptureInfoOf converts the capture information gopacket's packet sources
+// (afpacket, pcapgo) return.
+func CaptureInfoOf(ci gopacket.CaptureInfo) CaptureInfo {
+	var ts int64
+	if !ci.Timestamp.IsZero() {
+		ts = ci.Timestamp.UnixNano()
+	}
+	return CaptureInfo{TS: ts, WireLen: uint32(min(max(ci.Length, 0), math.MaxUint32))}
 }
 
 // Decoder decodes frames of one link type into schemas.Packet summaries.

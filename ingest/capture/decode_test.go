@@ -4,6 +4,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket"
 
 	"github.com/aegis-nsm/aegis/schemas"
 )
@@ -292,5 +295,16 @@ func TestDecodeAllocs(t *testing.T) {
 		_ = d.Decode(&p, bad, CaptureInfo{TS: 1, WireLen: 200})
 	}); n != 0 {
 		t.Errorf("Decode allocates %v times per call", n)
+	}
+}
+
+func TestCaptureInfoOf(t *testing.T) {
+	ts := time.Date(2026, 8, 21, 10, 0, 0, 123456789, time.UTC)
+	got := CaptureInfoOf(gopacket.CaptureInfo{Timestamp: ts, CaptureLength: 60, Length: 1514})
+	if want := (CaptureInfo{TS: ts.UnixNano(), WireLen: 1514}); got != want {
+		t.Errorf("CaptureInfoOf = %+v, want %+v", got, want)
+	}
+	if got := CaptureInfoOf(gopacket.CaptureInfo{Length: -1}); got != (CaptureInfo{}) {
+		t.Errorf("CaptureInfoOf(zero) = %+v", got)
 	}
 }

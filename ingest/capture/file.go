@@ -85,7 +85,7 @@ func (c Config) NewReader(r io.Reader, name string) (*FileReader, error) {
 func (r *FileReader) open(rd io.Reader, size int) error {
 	b := newReadBuf(rd, size)
 	if !b.fill(4) {
-		if b.buffered() == 0 && (b.err == io.EOF || b.err == nil) {
+		if b.buffered() == 0 && b.err == io.EOF {
 			return fmt.Errorf("%w: file is empty", ErrTruncatedRecord)
 		}
 		return streamEnd(b, "file header truncated")
@@ -265,7 +265,7 @@ func (r *FileReader) stop(err error) {
 		}
 		return
 	}
-	r.err = &RecordError{File: r.name, Record: r.stats.Records + 1, Err: fmt.Errorf("read: %w", err)}
+	r.err = &RecordError{File: r.name, Record: r.stats.Records + 1, Err: err}
 }
 
 // Stats returns the counters so far.

@@ -314,6 +314,10 @@ func TestOpenErrors(t *testing.T) {
 	if _, err := Open("/nonexistent/x.pcap"); !errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), "file /nonexistent/x.pcap") {
 		t.Errorf("Open missing file: %v", err)
 	}
+	dir := t.TempDir()
+	if _, err := Open(dir); err == nil || errors.Is(err, ErrTruncatedRecord) || !strings.Contains(err.Error(), "file "+dir+": read:") {
+		t.Errorf("Open directory: %v", err)
+	}
 	if _, err := (Config{ReadBufferSize: 10}).Open("x"); err == nil {
 		t.Error("Open with an invalid Config succeeded")
 	}

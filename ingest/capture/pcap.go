@@ -54,26 +54,18 @@ const (
 type recordErr struct {
 	kind   error // ErrTruncatedRecord or ErrBadRecord
 	detail string
-	cause  error // the read error that ended the stream, if not io.EOF
 }
 
-// Error formats the kind, the detail and the cause.
+// Error formats the kind and the detail.
 func (e *recordErr) Error() string {
-	msg := e.kind.Error()
-	if e.detail != "" {
-		msg += ": " + e.detail
+	if e.detail == "" {
+		return e.kind.Error()
 	}
-	if e.cause != nil {
-		msg += ": " + e.cause.Error()
-	}
-	return msg
+	return e.kind.Error() + ": " + e.detail
 }
 
-// Is matches the kind (ErrTruncatedRecord or ErrBadRecord).
-func (e *recordErr) Is(target error) bool { return target == e.kind }
-
-// Unwrap returns the read error that ended the stream, if any.
-func (e *recordErr) Unwrap() error { return e.cause }
+// Unwrap returns the kind (ErrTruncatedRecord or ErrBadRecord).
+func (e *recordErr) Unwrap() error { return e.kind }
 
 // newPcapSource parses the 24-byte file header at the start of b.
 // The caller has checked that 4 bytes are buffered.
@@ -113,14 +105,13 @@ func newPcapSource(b *readBuf) (*pcapSource, error) {
 	return s, nil
 }
 
-// streamEnd is the error for a stream that ended inside a record (or the
-// file header).
+// streamEnd is the error for a stream that stopped inside a record (or
+// the file header): truncation if it simply ended, else the read error.
 func streamEnd(b *readBuf, detail string) error {
-	e := &recordErr{kind: ErrTruncatedRecord, detail: detail}
 	if b.err != nil && b.err != io.EOF && !errors.Is(b.err, io.ErrUnexpectedEOF) {
-		e.cause = b.err
+		return fmt.Errorf("read: %w", b.err)
 	}
-	return e
+	return &recordErr{kind: ErrTruncatedRecord, detail: detail}
 }
 
 // next returns the next record. frame aliases the read buffer and is valid
@@ -138,7 +129,7 @@ func (s *pcapSource) next() (frame []byte, ci CaptureInfo, err error) {
 				return nil, ci, &recordErr{kind: ErrTruncatedRecord, detail: fmt.Sprintf(
 					"compressed stream cut after offset %d", s.offset())}
 			}
-			return nil, ci, s.err
+			return nil, ci, fmt.Errorf("read: %w", s.err)
 		}
 		return nil, ci, streamEnd(s.readBuf, fmt.Sprintf("%d of %d header bytes at offset %d",
 			s.buffered(), pcapRecordHeaderLen, s.offset()))

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
@@ -16,7 +15,8 @@ import (
 // interface's link type, and pcapgo scales each interface's timestamps
 // (if_tsresol, if_tsoffset) to nanoseconds.
 type ngSource struct {
-	r *pcapgo.NgReader
+	r  *pcapgo.NgReader
+	in *readBuf // the stream under pcapgo, to tell I/O errors from bad blocks
 }
 
 func newNgSource(b *readBuf, bufSize int) (*ngSource, error) {
@@ -31,7 +31,7 @@ func newNgSource(b *readBuf, bufSize int) (*ngSource, error) {
 		}
 		return nil, fmt.Errorf("%w: pcapng: %v", ErrNotCapture, err)
 	}
-	return &ngSource{r: r}, nil
+	return &ngSource{r: r, in: b}, nil
 }
 
 // next returns the next packet. frame is owned by pcapgo and valid until
@@ -40,6 +40,9 @@ func newNgSource(b *readBuf, bufSize int) (*ngSource, error) {
 func (s *ngSource) next() (frame []byte, ci CaptureInfo, link LinkType, iface int, err error) {
 	data, gci, err := s.read()
 	if err != nil {
+		if rerr := s.in.err; rerr != nil && rerr != io.EOF && !errors.Is(rerr, io.ErrUnexpectedEOF) {
+			return nil, ci, 0, 0, fmt.Errorf("read: %w", rerr)
+		}
 		switch {
 		case err == io.EOF:
 			return nil, ci, 0, 0, io.EOF
@@ -53,12 +56,8 @@ func (s *ngSource) next() (frame []byte, ci CaptureInfo, link LinkType, iface in
 			link = LinkType(lt)
 		}
 	}
-	ci.TS = gci.Timestamp.UnixNano()
-	if gci.Timestamp.IsZero() {
-		ci.TS = 0 // simple packet blocks carry no time
-	}
-	ci.WireLen = uint32(min(max(gci.Length, 0), math.MaxUint32))
-	return data, ci, link, gci.InterfaceIndex, nil
+	// Simple packet blocks carry no time: TS 0.
+	return data, CaptureInfoOf(gci), link, gci.InterfaceIndex, nil
 }
 
 // read calls pcapgo, turning a panic on a malformed block (pcapgo has had

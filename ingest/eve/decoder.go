@@ -3,6 +3,7 @@ package eve
 import (
 	"bytes"
 
+	"github.com/aegis-nsm/aegis/ingest/logscan"
 	"github.com/aegis-nsm/aegis/schemas"
 )
 
@@ -64,8 +65,8 @@ type Decoder struct {
 	line  int64
 	stats Stats
 
-	intern  interner
-	js      jsonScanner
+	intern  logscan.Interner
+	js      logscan.JSONScanner
 	ev      event
 	scratch []byte
 }

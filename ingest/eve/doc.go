@@ -1,7 +1,7 @@
 // Package eve decodes Suricata EVE JSON into schemas.IDSFlow records.
 //
 // A Decoder is fed one line (one event) at a time. It validates the whole
-// line with a hand-written JSON scanner that does not allocate, then looks
+// line with the allocation-free JSON scanner of ingest/logscan, then looks
 // at event_type:
 //
 //   - flow events become schemas.IDSFlow: flow_id (exact uint64), src_ip,

@@ -1,5 +1,7 @@
 package eve
 
+import "github.com/aegis-nsm/aegis/ingest/logscan"
+
 // slot names a field of an EVE event that the decoder reads.
 type slot uint8
 
@@ -112,33 +114,33 @@ func flowSlot(key []byte) slot {
 
 // event holds the fields of one line, as raw JSON values aliasing it.
 type event struct {
-	v [numSlots]jsonValue
+	v [numSlots]logscan.JSONValue
 }
 
 // scan reads one EVE line into d.ev, validating all of it.
 func (d *Decoder) scan(line []byte) error {
 	d.ev = event{}
 	s := &d.js
-	s.reset(line)
-	if err := s.openObject(); err != nil {
+	s.Reset(line)
+	if err := s.OpenObject(); err != nil {
 		return err
 	}
 	for first := true; ; first = false {
-		key, ok, err := s.member(first)
+		key, ok, err := s.Member(first)
 		if err != nil {
 			return err
 		}
 		if !ok {
 			break
 		}
-		if key.esc { // Suricata never escapes its keys
-			if _, err := s.value(1); err != nil {
+		if key.Esc { // Suricata never escapes its keys
+			if _, err := s.Value(1); err != nil {
 				return err
 			}
 			continue
 		}
 		var sub func([]byte) slot
-		switch string(key.raw) {
+		switch string(key.Raw) {
 		case "flow":
 			sub = flowSlot
 		case "tls":
@@ -146,21 +148,21 @@ func (d *Decoder) scan(line []byte) error {
 		case "quic":
 			sub = quicSlot
 		}
-		if sub != nil && s.peek() == '{' {
+		if sub != nil && s.Peek() == '{' {
 			if err := d.scanObject(sub); err != nil {
 				return err
 			}
 			continue
 		}
-		v, err := s.value(1)
+		v, err := s.Value(1)
 		if err != nil {
 			return err
 		}
-		if sl := topSlot(key.raw); sl != slotNone {
+		if sl := topSlot(key.Raw); sl != slotNone {
 			d.ev.v[sl] = v
 		}
 	}
-	return s.finish()
+	return s.Finish()
 }
 
 // tlsSlot maps a member of the "tls" object to its slot.
@@ -182,23 +184,23 @@ func quicSlot(key []byte) slot {
 // scanObject reads the members of a nested object into slots.
 func (d *Decoder) scanObject(slotOf func([]byte) slot) error {
 	s := &d.js
-	if err := s.openObject(); err != nil {
+	if err := s.OpenObject(); err != nil {
 		return err
 	}
 	for first := true; ; first = false {
-		key, ok, err := s.member(first)
+		key, ok, err := s.Member(first)
 		if err != nil {
 			return err
 		}
 		if !ok {
 			return nil
 		}
-		v, err := s.value(2)
+		v, err := s.Value(2)
 		if err != nil {
 			return err
 		}
-		if !key.esc {
-			if sl := slotOf(key.raw); sl != slotNone {
+		if !key.Esc {
+			if sl := slotOf(key.Raw); sl != slotNone {
 				d.ev.v[sl] = v
 			}
 		}

@@ -3,6 +3,7 @@ package eve
 import (
 	"net/netip"
 
+	"github.com/aegis-nsm/aegis/ingest/logscan"
 	"github.com/aegis-nsm/aegis/schemas"
 )
 
@@ -14,12 +15,12 @@ func (d *Decoder) decode(line []byte) (Result, *LineError) {
 	ev := &d.ev
 	et := ev.v[slotEventType]
 	switch {
-	case et.kind == jsonNone:
+	case et.Kind == logscan.JSONNone:
 		return Result{}, d.lineError("event_type", ReasonMissingField, nil, nil)
-	case et.kind != jsonString || len(et.raw) == 0:
-		return Result{}, d.lineError("event_type", ReasonBadValue, et.raw, errorf("not a non-empty string"))
+	case et.Kind != logscan.JSONString || len(et.Raw) == 0:
+		return Result{}, d.lineError("event_type", ReasonBadValue, et.Raw, errorf("not a non-empty string"))
 	}
-	eventType := d.intern.str(d.plain(et))
+	eventType := d.intern.Intern(d.plain(et))
 	switch eventType {
 	case "flow":
 		f, err := d.flow()
@@ -64,29 +65,29 @@ func (d *Decoder) flow() (schemas.IDSFlow, *LineError) {
 		return f, err
 	}
 	p := ev.v[slotProto]
-	switch p.kind {
-	case jsonNone:
+	switch p.Kind {
+	case logscan.JSONNone:
 		// Suricata always writes proto; without it, icmp_type still tells
 		// an ICMP flow.
 		switch {
-		case ev.v[slotICMPType].kind == jsonNone:
+		case ev.v[slotICMPType].Kind == logscan.JSONNone:
 			d.stats.UnknownProto++
 		case src.Is4() || src.Is4In6():
 			f.Proto = protoICMP
 		default:
 			f.Proto = protoICMPv6
 		}
-	case jsonString, jsonNumber:
+	case logscan.JSONString, logscan.JSONNumber:
 		n, ok := protoNumber(d.plain(p))
 		if !ok {
-			if p.kind == jsonNumber {
-				return f, d.lineError("proto", ReasonBadValue, p.raw, errorf("not a protocol number"))
+			if p.Kind == logscan.JSONNumber {
+				return f, d.lineError("proto", ReasonBadValue, p.Raw, errorf("not a protocol number"))
 			}
 			d.stats.UnknownProto++
 		}
 		f.Proto = n
 	default:
-		return f, d.lineError("proto", ReasonBadValue, p.raw, errorf("not a string"))
+		return f, d.lineError("proto", ReasonBadValue, p.Raw, errorf("not a string"))
 	}
 	sport, err := d.port(slotSrcPort)
 	if err != nil {
@@ -101,7 +102,7 @@ func (d *Decoder) flow() (schemas.IDSFlow, *LineError) {
 		// Use the conn_id convention Zeek and Community ID share: the type
 		// as the source port, the reply type (or the code) as the
 		// destination port, so both sensors' records key alike.
-		if ev.v[slotICMPType].kind != jsonNone {
+		if ev.v[slotICMPType].Kind != logscan.JSONNone {
 			typ, err := d.count16(slotICMPType)
 			if err != nil {
 				return f, err
@@ -172,7 +173,7 @@ func (d *Decoder) flow() (schemas.IDSFlow, *LineError) {
 	if f.CommunityID, err = d.str(slotCommunityID, false); err != nil {
 		return f, err
 	}
-	f.Tunnelled = ev.v[slotTunnel].kind == jsonObject
+	f.Tunnelled = ev.v[slotTunnel].Kind == logscan.JSONObject
 	return f, nil
 }
 
@@ -197,65 +198,65 @@ func (d *Decoder) sniRecord(eventType string) (SNIRecord, *LineError) {
 // are. Absent: 0.
 func (d *Decoder) flowID() (uint64, *LineError) {
 	v := d.ev.v[slotFlowID]
-	switch v.kind {
-	case jsonNone, jsonNull:
+	switch v.Kind {
+	case logscan.JSONNone, logscan.JSONNull:
 		return 0, nil
-	case jsonNumber, jsonString:
-		id, ok := parseUint64(v.raw)
+	case logscan.JSONNumber, logscan.JSONString:
+		id, ok := logscan.ParseUint64(v.Raw)
 		if !ok {
-			return 0, d.lineError("flow_id", ReasonBadNumber, v.raw, errorf("not an unsigned 64-bit integer"))
+			return 0, d.lineError("flow_id", ReasonBadNumber, v.Raw, errorf("not an unsigned 64-bit integer"))
 		}
 		return id, nil
 	}
-	return 0, d.lineError("flow_id", ReasonBadValue, v.raw, errorf("not a number"))
+	return 0, d.lineError("flow_id", ReasonBadValue, v.Raw, errorf("not a number"))
 }
 
 // addr reads a required IP address.
 func (d *Decoder) addr(sl slot) (netip.Addr, *LineError) {
 	v := d.ev.v[sl]
-	switch v.kind {
-	case jsonNone, jsonNull:
+	switch v.Kind {
+	case logscan.JSONNone, logscan.JSONNull:
 		return netip.Addr{}, d.lineError(slotNames[sl], ReasonMissingField, nil, nil)
-	case jsonString:
-		a, ok := parseAddr(d.plain(v))
+	case logscan.JSONString:
+		a, ok := logscan.ParseAddr(d.plain(v))
 		if !ok {
-			return a, d.lineError(slotNames[sl], ReasonBadAddress, v.raw, nil)
+			return a, d.lineError(slotNames[sl], ReasonBadAddress, v.Raw, nil)
 		}
 		return a, nil
 	}
-	return netip.Addr{}, d.lineError(slotNames[sl], ReasonBadValue, v.raw, errorf("not a string"))
+	return netip.Addr{}, d.lineError(slotNames[sl], ReasonBadValue, v.Raw, errorf("not a string"))
 }
 
 // port reads an optional port (absent: 0).
 func (d *Decoder) port(sl slot) (uint16, *LineError) {
 	v := d.ev.v[sl]
-	switch v.kind {
-	case jsonNone, jsonNull:
+	switch v.Kind {
+	case logscan.JSONNone, logscan.JSONNull:
 		return 0, nil
-	case jsonNumber, jsonString:
-		p, ok := parsePort(v.raw)
+	case logscan.JSONNumber, logscan.JSONString:
+		p, ok := logscan.ParsePort(v.Raw)
 		if !ok {
-			return 0, d.lineError(slotNames[sl], ReasonBadPort, v.raw, nil)
+			return 0, d.lineError(slotNames[sl], ReasonBadPort, v.Raw, nil)
 		}
 		return p, nil
 	}
-	return 0, d.lineError(slotNames[sl], ReasonBadValue, v.raw, errorf("not a number"))
+	return 0, d.lineError(slotNames[sl], ReasonBadValue, v.Raw, errorf("not a number"))
 }
 
 // count reads an optional non-negative integer (absent: 0).
 func (d *Decoder) count(sl slot) (int64, *LineError) {
 	v := d.ev.v[sl]
-	switch v.kind {
-	case jsonNone, jsonNull:
+	switch v.Kind {
+	case logscan.JSONNone, logscan.JSONNull:
 		return 0, nil
-	case jsonNumber, jsonString:
-		n, ok := parseUint(v.raw)
+	case logscan.JSONNumber, logscan.JSONString:
+		n, ok := logscan.ParseUint(v.Raw)
 		if !ok {
-			return 0, d.lineError(slotNames[sl], ReasonBadNumber, v.raw, nil)
+			return 0, d.lineError(slotNames[sl], ReasonBadNumber, v.Raw, nil)
 		}
 		return n, nil
 	}
-	return 0, d.lineError(slotNames[sl], ReasonBadValue, v.raw, errorf("not a number"))
+	return 0, d.lineError(slotNames[sl], ReasonBadValue, v.Raw, errorf("not a number"))
 }
 
 // count16 reads an optional integer up to 65535 (ICMP type and code).
@@ -266,7 +267,7 @@ func (d *Decoder) count16(sl slot) (uint16, *LineError) {
 	}
 	if n > 0xffff {
 		v := d.ev.v[sl]
-		return 0, d.lineError(slotNames[sl], ReasonBadNumber, v.raw, errorf("out of range"))
+		return 0, d.lineError(slotNames[sl], ReasonBadNumber, v.Raw, errorf("out of range"))
 	}
 	return uint16(n), nil
 }
@@ -274,40 +275,40 @@ func (d *Decoder) count16(sl slot) (uint16, *LineError) {
 // time reads an optional timestamp.
 func (d *Decoder) time(sl slot) (ns int64, ok bool, err *LineError) {
 	v := d.ev.v[sl]
-	switch v.kind {
-	case jsonNone, jsonNull:
+	switch v.Kind {
+	case logscan.JSONNone, logscan.JSONNull:
 		return 0, false, nil
-	case jsonString:
-		if ns, ok := parseISOTime(v.raw); ok && !v.esc {
+	case logscan.JSONString:
+		if ns, ok := logscan.ParseISOTime(v.Raw); ok && !v.Esc {
 			return ns, true, nil
 		}
-		return 0, false, d.lineError(slotNames[sl], ReasonBadTimestamp, v.raw, nil)
+		return 0, false, d.lineError(slotNames[sl], ReasonBadTimestamp, v.Raw, nil)
 	}
-	return 0, false, d.lineError(slotNames[sl], ReasonBadValue, v.raw, errorf("not a string"))
+	return 0, false, d.lineError(slotNames[sl], ReasonBadValue, v.Raw, errorf("not a string"))
 }
 
 // str reads an optional string; small repeated values are interned.
 func (d *Decoder) str(sl slot, intern bool) (string, *LineError) {
 	v := d.ev.v[sl]
-	switch v.kind {
-	case jsonNone, jsonNull:
+	switch v.Kind {
+	case logscan.JSONNone, logscan.JSONNull:
 		return "", nil
-	case jsonString:
+	case logscan.JSONString:
 		b := d.plain(v)
 		if intern {
-			return d.intern.str(b), nil
+			return d.intern.Intern(b), nil
 		}
 		return string(b), nil
 	}
-	return "", d.lineError(slotNames[sl], ReasonBadValue, v.raw, errorf("not a string"))
+	return "", d.lineError(slotNames[sl], ReasonBadValue, v.Raw, errorf("not a string"))
 }
 
 // plain returns a scanned string's text with JSON escapes decoded (in
 // scratch when needed).
-func (d *Decoder) plain(v jsonValue) []byte {
-	if !v.esc {
-		return v.raw
+func (d *Decoder) plain(v logscan.JSONValue) []byte {
+	if !v.Esc {
+		return v.Raw
 	}
-	d.scratch = appendUnescaped(d.scratch[:0], v.raw)
+	d.scratch = logscan.AppendUnescaped(d.scratch[:0], v.Raw)
 	return d.scratch
 }

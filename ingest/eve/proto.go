@@ -1,5 +1,7 @@
 package eve
 
+import "github.com/aegis-nsm/aegis/ingest/logscan"
+
 // IP protocol numbers the ICMP handling needs.
 const (
 	protoICMP   = 1
@@ -11,7 +13,7 @@ const (
 // "GRE", "ESP", ...) and, for protocols without a name, the number
 // (zero-padded, "047"). Names are matched case-insensitively.
 func protoNumber(name []byte) (uint8, bool) {
-	if n, ok := parseUint(name); ok {
+	if n, ok := logscan.ParseUint(name); ok {
 		if n > 255 {
 			return 0, false
 		}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/aegis-nsm/aegis/ingest/logscan"
 	"github.com/aegis-nsm/aegis/schemas"
 )
 
@@ -89,12 +90,12 @@ func (c *collector) read(r io.Reader, name string) error {
 		return err
 	}
 	defer func() { c.stats.Add(d.Stats()) }()
-	lr, err := newLineReader(r, c.cfg.MaxLineBytes)
+	lr, err := logscan.NewLineReader(r, c.cfg.MaxLineBytes)
 	if err != nil {
 		return fmt.Errorf("eve: read %s: %w", name, err)
 	}
 	for {
-		line, tooLong, err := lr.next()
+		line, tooLong, err := lr.Next()
 		if errors.Is(err, io.EOF) {
 			return nil
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/netip"
 
+	"github.com/aegis-nsm/aegis/ingest/logscan"
 	"github.com/aegis-nsm/aegis/schemas"
 )
 
@@ -66,7 +67,7 @@ func (d *Decoder) plain(v *val) []byte {
 	if v.enc == encTSV {
 		d.scratch = unescapeZeek(d.scratch, v.raw)
 	} else {
-		d.scratch = appendUnescaped(d.scratch, v.raw)
+		d.scratch = logscan.AppendUnescaped(d.scratch, v.raw)
 	}
 	return d.scratch
 }
@@ -109,7 +110,7 @@ func (d *Decoder) field(r role, v *val) *LineError {
 		if v.enc != encTSV && v.enc != encJSONString {
 			return d.lineError(name, ReasonBadValue, v.raw, errorf("not a string"))
 		}
-		a, ok := parseAddr(d.plain(v))
+		a, ok := logscan.ParseAddr(d.plain(v))
 		if !ok {
 			return d.lineError(name, ReasonBadAddress, v.raw, nil)
 		}
@@ -125,7 +126,7 @@ func (d *Decoder) field(r role, v *val) *LineError {
 		if !numeric(v) {
 			return d.lineError(name, ReasonBadValue, v.raw, errorf("not a number"))
 		}
-		p, ok := parsePort(v.raw)
+		p, ok := logscan.ParsePort(v.raw)
 		if !ok {
 			return d.lineError(name, ReasonBadPort, v.raw, nil)
 		}
@@ -157,7 +158,7 @@ func (d *Decoder) field(r role, v *val) *LineError {
 			}
 			cf.flow.Service = s
 		default:
-			cf.flow.Service = d.intern.str(d.plain(v))
+			cf.flow.Service = d.intern.Intern(d.plain(v))
 		}
 	case roleConnState, roleHistory:
 		if v.enc == encJSONNumber || v.enc >= encJSONArray {
@@ -165,7 +166,7 @@ func (d *Decoder) field(r role, v *val) *LineError {
 		}
 		s := ""
 		if !v.unset && !v.empty {
-			s = d.intern.str(d.plain(v))
+			s = d.intern.Intern(d.plain(v))
 		}
 		if r == roleConnState {
 			cf.flow.ConnState = s
@@ -180,7 +181,7 @@ func (d *Decoder) field(r role, v *val) *LineError {
 		if !numeric(v) {
 			return d.lineError(name, ReasonBadValue, v.raw, errorf("not a number"))
 		}
-		ns, ok := parseSecondsNanos(v.raw, true)
+		ns, ok := logscan.ParseSecondsNanos(v.raw, true)
 		if !ok {
 			return d.lineError(name, ReasonBadNumber, v.raw, nil)
 		}
@@ -195,7 +196,7 @@ func (d *Decoder) field(r role, v *val) *LineError {
 				return d.lineError(name, ReasonBadValue, v.raw, errorf("not a number"))
 			}
 			var ok bool
-			if n, ok = parseUint(v.raw); !ok {
+			if n, ok = logscan.ParseUint(v.raw); !ok {
 				return d.lineError(name, ReasonBadNumber, v.raw, nil)
 			}
 		}
@@ -232,7 +233,7 @@ func (d *Decoder) field(r role, v *val) *LineError {
 		if !numeric(v) {
 			return d.lineError(name, ReasonBadValue, v.raw, errorf("not a number"))
 		}
-		n, ok := parseUint(v.raw)
+		n, ok := logscan.ParseUint(v.raw)
 		if !ok || n > 255 {
 			return d.lineError(name, ReasonBadNumber, v.raw, nil)
 		}
@@ -254,32 +255,32 @@ func (d *Decoder) parseTS(v *val) (ns int64, unknown, ok bool) {
 	switch v.enc {
 	case encJSONNumber:
 		if bytes.IndexAny(raw, ".eE") < 0 {
-			n, ok := parseUint(raw)
+			n, ok := logscan.ParseUint(raw)
 			if !ok {
 				return 0, false, false
 			}
 			if n >= 1e11 { // milliseconds: 1e11 s is the year 5138
-				if n > maxWholeSeconds*1000 {
+				if n > logscan.MaxWholeSeconds*1000 {
 					return 0, false, false
 				}
 				return n * 1e6, false, true
 			}
 			return n * 1e9, false, true
 		}
-		ns, ok = parseSecondsNanos(raw, false)
+		ns, ok = logscan.ParseSecondsNanos(raw, false)
 		return ns, false, ok
 	case encJSONString:
 		if v.esc {
 			return 0, false, false
 		}
 		if len(raw) >= 20 && raw[4] == '-' {
-			ns, ok = parseISOTime(raw)
+			ns, ok = logscan.ParseISOTime(raw)
 			return ns, false, ok
 		}
-		ns, ok = parseSecondsNanos(raw, false)
+		ns, ok = logscan.ParseSecondsNanos(raw, false)
 		return ns, false, ok
 	case encTSV:
-		ns, ok = parseSecondsNanos(raw, false)
+		ns, ok = logscan.ParseSecondsNanos(raw, false)
 		return ns, false, ok
 	}
 	return 0, false, false
@@ -333,30 +334,28 @@ func (d *Decoder) finishSSL() SSLRecord {
 // joinJSONStrings joins a JSON array of strings with ",", as Zeek's ASCII
 // writer prints a set.
 func (d *Decoder) joinJSONStrings(raw []byte) (string, bool) {
-	var s jsonScanner
-	s.reset(raw)
-	s.pos = 1 // '['
-	var out []byte
-	if s.peek() == ']' {
-		return "", true
+	var s logscan.JSONScanner
+	s.Reset(raw)
+	if s.OpenArray() != nil {
+		return "", false
 	}
-	for {
-		v, err := s.value(1)
-		if err != nil || v.kind != jsonString {
+	var out []byte
+	for first := true; ; first = false {
+		ok, err := s.Element(first)
+		if err != nil {
+			return "", false
+		}
+		if !ok {
+			return d.intern.Intern(out), true
+		}
+		v, err := s.Value(1)
+		if err != nil || v.Kind != logscan.JSONString {
 			return "", false
 		}
 		if len(out) > 0 {
 			out = append(out, ',')
 		}
-		out = appendUnescaped(out, v.raw)
-		switch s.peek() {
-		case ',':
-			s.pos++
-		case ']':
-			return d.intern.str(out), true
-		default:
-			return "", false
-		}
+		out = logscan.AppendUnescaped(out, v.Raw)
 	}
 }
 

@@ -3,6 +3,7 @@ package zeek
 import (
 	"bytes"
 
+	"github.com/aegis-nsm/aegis/ingest/logscan"
 	"github.com/aegis-nsm/aegis/schemas"
 )
 
@@ -67,8 +68,8 @@ type Decoder struct {
 	hdr   header
 	stats Stats
 
-	intern  interner
-	js      jsonScanner
+	intern  logscan.Interner
+	js      logscan.JSONScanner
 	scratch []byte // unescaping, reused between lines
 	keep    []byte // strings kept from one record, converted once
 	uid     []byte // the record's uid, community_id and server_name

@@ -1,6 +1,10 @@
 package zeek
 
-import "bytes"
+import (
+	"bytes"
+
+	"github.com/aegis-nsm/aegis/ingest/logscan"
+)
 
 // header is the state of the current Zeek ASCII header block.
 type header struct {
@@ -154,8 +158,8 @@ func (d *Decoder) pathOfKind(k Kind, path string) string {
 func unescapeZeek(dst, b []byte) []byte {
 	for i := 0; i < len(b); i++ {
 		if b[i] == '\\' && i+3 < len(b) && b[i+1] == 'x' {
-			hi, ok1 := hexVal(b[i+2])
-			lo, ok2 := hexVal(b[i+3])
+			hi, ok1 := logscan.HexDigit(b[i+2])
+			lo, ok2 := logscan.HexDigit(b[i+3])
 			if ok1 && ok2 {
 				dst = append(dst, hi<<4|lo)
 				i += 3

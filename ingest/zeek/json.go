@@ -1,5 +1,7 @@
 package zeek
 
+import "github.com/aegis-nsm/aegis/ingest/logscan"
+
 // decodeJSON decodes a Zeek JSON line (LogAscii::use_json): one object
 // with flattened dotted keys ("id.orig_h"), unset fields omitted or null.
 // A nested "id" object ({"id":{"orig_h":...}}) is accepted too.
@@ -7,12 +9,12 @@ func (d *Decoder) decodeJSON(line []byte) (Result, *LineError) {
 	var slots [numRoles]val
 	var seen [numRoles]bool
 	s := &d.js
-	s.reset(line)
-	if err := s.openObject(); err != nil {
+	s.Reset(line)
+	if err := s.OpenObject(); err != nil {
 		return Result{}, d.lineError("", ReasonBadJSON, nil, err)
 	}
 	for first := true; ; first = false {
-		key, ok, err := s.member(first)
+		key, ok, err := s.Member(first)
 		if err != nil {
 			return Result{}, d.lineError("", ReasonBadJSON, nil, err)
 		}
@@ -20,16 +22,16 @@ func (d *Decoder) decodeJSON(line []byte) (Result, *LineError) {
 			break
 		}
 		r := roleIgnore
-		if !key.esc {
-			r = roleOf(key.raw)
-			if r == roleIgnore && string(key.raw) == "id" && s.peek() == '{' {
+		if !key.Esc {
+			r = roleOf(key.Raw)
+			if r == roleIgnore && string(key.Raw) == "id" && s.Peek() == '{' {
 				if err := d.scanIDObject(&slots, &seen); err != nil {
 					return Result{}, d.lineError("", ReasonBadJSON, nil, err)
 				}
 				continue
 			}
 		}
-		v, err := s.value(1)
+		v, err := s.Value(1)
 		if err != nil {
 			return Result{}, d.lineError("", ReasonBadJSON, nil, err)
 		}
@@ -37,7 +39,7 @@ func (d *Decoder) decodeJSON(line []byte) (Result, *LineError) {
 			slots[r], seen[r] = jsonVal(v), true
 		}
 	}
-	if err := s.finish(); err != nil {
+	if err := s.Finish(); err != nil {
 		return Result{}, d.lineError("", ReasonBadJSON, nil, err)
 	}
 
@@ -48,7 +50,7 @@ func (d *Decoder) decodeJSON(line []byte) (Result, *LineError) {
 		if p.enc != encJSONString {
 			return Result{}, d.lineError("_path", ReasonBadValue, p.raw, errorf("not a string"))
 		}
-		path = d.intern.str(d.plain(p))
+		path = d.intern.Intern(d.plain(p))
 	}
 	var kind Kind
 	switch {
@@ -89,39 +91,39 @@ func (d *Decoder) decodeJSON(line []byte) (Result, *LineError) {
 // scanIDObject reads a nested {"orig_h":..., "orig_p":...} object.
 func (d *Decoder) scanIDObject(slots *[numRoles]val, seen *[numRoles]bool) error {
 	s := &d.js
-	if err := s.openObject(); err != nil {
+	if err := s.OpenObject(); err != nil {
 		return err
 	}
 	for first := true; ; first = false {
-		key, ok, err := s.member(first)
+		key, ok, err := s.Member(first)
 		if err != nil {
 			return err
 		}
 		if !ok {
 			return nil
 		}
-		v, err := s.value(2)
+		v, err := s.Value(2)
 		if err != nil {
 			return err
 		}
-		if r := idRole(key.raw); r != roleIgnore && !key.esc {
+		if r := idRole(key.Raw); r != roleIgnore && !key.Esc {
 			slots[r], seen[r] = jsonVal(v), true
 		}
 	}
 }
 
 // jsonVal converts a scanned JSON value into a field value.
-func jsonVal(v jsonValue) val {
-	switch v.kind {
-	case jsonString:
-		return val{raw: v.raw, enc: encJSONString, esc: v.esc, empty: len(v.raw) == 0}
-	case jsonNumber:
-		return val{raw: v.raw, enc: encJSONNumber}
-	case jsonNull:
+func jsonVal(v logscan.JSONValue) val {
+	switch v.Kind {
+	case logscan.JSONString:
+		return val{raw: v.Raw, enc: encJSONString, esc: v.Esc, empty: len(v.Raw) == 0}
+	case logscan.JSONNumber:
+		return val{raw: v.Raw, enc: encJSONNumber}
+	case logscan.JSONNull:
 		return val{unset: true, enc: encJSONString}
-	case jsonArray:
-		return val{raw: v.raw, enc: encJSONArray, empty: isEmptyJSONArray(v.raw)}
+	case logscan.JSONArray:
+		return val{raw: v.Raw, enc: encJSONArray, empty: isEmptyJSONArray(v.Raw)}
 	}
 	// true, false, objects: no conn field takes them.
-	return val{raw: v.raw, enc: encJSONOther}
+	return val{raw: v.Raw, enc: encJSONOther}
 }

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/aegis-nsm/aegis/ingest/logscan"
 )
 
 func TestReadGzip(t *testing.T) {
@@ -67,10 +69,10 @@ func TestReadLineTooLong(t *testing.T) {
 func TestReadLongLineAcrossBuffers(t *testing.T) {
 	// Lines longer than the reader's buffer are gathered, and the last
 	// line without "\n" is still read.
-	long := row(7, strings.Repeat("s", 3*readBufferSize))
+	long := row(7, strings.Repeat("s", 3*logscan.ReadBufferSize))
 	input := strings.Join(append(append([]string(nil), connHeader...), long, connRow), "\n")
 	flows, st, err := Read(strings.NewReader(input), "conn.log", Config{})
-	if err != nil || len(flows) != 2 || len(flows[0].Service) != 3*readBufferSize || st.Bad != 0 {
+	if err != nil || len(flows) != 2 || len(flows[0].Service) != 3*logscan.ReadBufferSize || st.Bad != 0 {
 		t.Fatalf("%v, %d flows, %+v", err, len(flows), st)
 	}
 }
@@ -164,36 +166,6 @@ func TestReadFileConcurrent(t *testing.T) {
 	for range 8 {
 		if err := <-errs; err != nil {
 			t.Error(err)
-		}
-	}
-}
-
-func TestLineReader(t *testing.T) {
-	long := strings.Repeat("y", readBufferSize+10)
-	input := "a\n\n" + long + "\nbb\r\n" + strings.Repeat("z", 2*readBufferSize) + "\nlast"
-	lr, err := newLineReader(strings.NewReader(input), readBufferSize+10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	type out struct {
-		line    string
-		tooLong int
-	}
-	var got []out
-	for {
-		line, tooLong, err := lr.next()
-		if err != nil {
-			break
-		}
-		got = append(got, out{string(line), tooLong})
-	}
-	want := []out{{"a", 0}, {"", 0}, {long, 0}, {"bb\r", 0}, {"", 2 * readBufferSize}, {"last", 0}}
-	if len(got) != len(want) {
-		t.Fatalf("got %d lines, want %d", len(got), len(want))
-	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Errorf("line %d: %q (too long %d), want %q (%d)", i, got[i].line[:min(20, len(got[i].line))], got[i].tooLong, want[i].line[:min(20, len(want[i].line))], want[i].tooLong)
 		}
 	}
 }

@@ -1,7 +1,4 @@
-package eve
-
-// This file is kept identical in ingest/zeek and ingest/eve apart from the
-// package clause; sibling_test.go checks that.
+package logscan
 
 import (
 	"encoding/json"
@@ -11,24 +8,24 @@ import (
 
 // scanAll scans one top-level JSON object the way the decoders do.
 func scanAll(data []byte) error {
-	var s jsonScanner
-	s.reset(data)
-	if err := s.openObject(); err != nil {
+	var s JSONScanner
+	s.Reset(data)
+	if err := s.OpenObject(); err != nil {
 		return err
 	}
 	for first := true; ; first = false {
-		_, ok, err := s.member(first)
+		_, ok, err := s.Member(first)
 		if err != nil {
 			return err
 		}
 		if !ok {
 			break
 		}
-		if _, err := s.value(1); err != nil {
+		if _, err := s.Value(1); err != nil {
 			return err
 		}
 	}
-	return s.finish()
+	return s.Finish()
 }
 
 func TestJSONScannerAgreesWithEncodingJSON(t *testing.T) {
@@ -38,6 +35,7 @@ func TestJSONScannerAgreesWithEncodingJSON(t *testing.T) {
 		`{"a":.5}`, `{"a":-}`, `{"a":1e}`, `{"a":tru}`, `{"a":nul}`, `{"a":"x}`, `{"a":"\x"}`, `{"a":"\u12"}`,
 		"{\"a\":\"\x01\"}", `{"a":[1,]}`, `{"a":[,1]}`, `{"a":1}}`, `{"a":1} x`, `[1]`, `"x"`, ``, `{`, `{"a"`,
 		`{"a":`, `{"a":[`, `{"a":{"b":1}`, `{1:2}`, `{"a":1 "b":2}`, `{"a":"\ud800"}`,
+		`{"a":[]}`, `{"a":[ ]}`, `{"a":[1 2]}`, `{"a":[1,2}`, `{"a":[1,2]`, `{"a":[1,,2]}`, `{"a":[[],[[]]]}`,
 		strings.Repeat(`{"a":`, 60) + `1` + strings.Repeat(`}`, 60),
 	}
 	for _, in := range tests {
@@ -46,6 +44,44 @@ func TestJSONScannerAgreesWithEncodingJSON(t *testing.T) {
 		jerr := json.Unmarshal([]byte(in), &v)
 		if (err == nil) != (jerr == nil) {
 			t.Errorf("scan(%q) = %v; encoding/json says %v", in, err, jerr)
+		}
+	}
+}
+
+func TestJSONScannerArrayWalk(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []string // the elements' raw text; nil when the walk fails
+	}{
+		{`[]`, []string{}},
+		{` [ ] `, []string{}},
+		{`["a", 1,{"b":[2]} , null]`, []string{"a", "1", `{"b":[2]}`, "null"}},
+		{`[1,]`, nil},
+		{`[,1]`, nil},
+		{`[1 2]`, nil},
+		{`[1`, nil},
+		{`{}`, nil},
+		{``, nil},
+	}
+	for _, tt := range tests {
+		var s JSONScanner
+		s.Reset([]byte(tt.in))
+		got, err := []string{}, s.OpenArray()
+		for first := true; err == nil; first = false {
+			var ok bool
+			if ok, err = s.Element(first); err != nil || !ok {
+				break
+			}
+			var v JSONValue
+			if v, err = s.Value(1); err == nil {
+				got = append(got, string(v.Raw))
+			}
+		}
+		if err == nil {
+			err = s.Finish()
+		}
+		if (err == nil) != (tt.want != nil) || (err == nil && strings.Join(got, "|") != strings.Join(tt.want, "|")) {
+			t.Errorf("walk of %q = %q, %v; want %q", tt.in, got, err, tt.want)
 		}
 	}
 }
@@ -69,8 +105,8 @@ func TestAppendUnescaped(t *testing.T) {
 		if err := json.Unmarshal([]byte(`"`+in+`"`), &want); err != nil {
 			t.Fatalf("bad test string %q: %v", in, err)
 		}
-		if got := string(appendUnescaped(nil, []byte(in))); got != want {
-			t.Errorf("appendUnescaped(%q) = %q, want %q", in, got, want)
+		if got := string(AppendUnescaped(nil, []byte(in))); got != want {
+			t.Errorf("AppendUnescaped(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -1,7 +1,4 @@
-package eve
-
-// This file is kept identical in ingest/zeek and ingest/eve apart from the
-// package clause; sibling_test.go checks that.
+package logscan
 
 import (
 	"math"
@@ -30,9 +27,9 @@ func TestParseUint(t *testing.T) {
 		{" 1", 0, false},
 	}
 	for _, tt := range tests {
-		got, ok := parseUint([]byte(tt.in))
+		got, ok := ParseUint([]byte(tt.in))
 		if got != tt.want || ok != tt.ok {
-			t.Errorf("parseUint(%q) = %d, %v; want %d, %v", tt.in, got, ok, tt.want, tt.ok)
+			t.Errorf("ParseUint(%q) = %d, %v; want %d, %v", tt.in, got, ok, tt.want, tt.ok)
 		}
 	}
 }
@@ -52,9 +49,9 @@ func TestParseUint64Exact(t *testing.T) {
 		{"", 0, false},
 	}
 	for _, tt := range tests {
-		got, ok := parseUint64([]byte(tt.in))
+		got, ok := ParseUint64([]byte(tt.in))
 		if got != tt.want || ok != tt.ok {
-			t.Errorf("parseUint64(%q) = %d, %v; want %d, %v", tt.in, got, ok, tt.want, tt.ok)
+			t.Errorf("ParseUint64(%q) = %d, %v; want %d, %v", tt.in, got, ok, tt.want, tt.ok)
 		}
 	}
 }
@@ -93,9 +90,9 @@ func TestParseSecondsNanos(t *testing.T) {
 		{"XXXXXXXXXX.XXXXXX", false, 0, false},
 	}
 	for _, tt := range tests {
-		got, ok := parseSecondsNanos([]byte(tt.in), tt.allowNeg)
+		got, ok := ParseSecondsNanos([]byte(tt.in), tt.allowNeg)
 		if got != tt.want || ok != tt.ok {
-			t.Errorf("parseSecondsNanos(%q, %v) = %d, %v; want %d, %v", tt.in, tt.allowNeg, got, ok, tt.want, tt.ok)
+			t.Errorf("ParseSecondsNanos(%q, %v) = %d, %v; want %d, %v", tt.in, tt.allowNeg, got, ok, tt.want, tt.ok)
 		}
 	}
 }
@@ -140,13 +137,13 @@ func TestParseISOTime(t *testing.T) {
 		{"1600-01-01T00:00:00.000000+0000", 0, false}, // outside int64 nanoseconds
 	}
 	for _, tt := range tests {
-		got, ok := parseISOTime([]byte(tt.in))
+		got, ok := ParseISOTime([]byte(tt.in))
 		if got != tt.want || ok != tt.ok {
-			t.Errorf("parseISOTime(%q) = %d, %v; want %d, %v", tt.in, got, ok, tt.want, tt.ok)
+			t.Errorf("ParseISOTime(%q) = %d, %v; want %d, %v", tt.in, got, ok, tt.want, tt.ok)
 		}
 		if ok {
 			if ref, rok := referenceISOTime(tt.in); !rok || ref != got {
-				t.Errorf("parseISOTime(%q) = %d; time.Parse says %d, %v", tt.in, got, ref, rok)
+				t.Errorf("ParseISOTime(%q) = %d; time.Parse says %d, %v", tt.in, got, ref, rok)
 			}
 		}
 	}
@@ -163,9 +160,9 @@ func TestParseAddr(t *testing.T) {
 	}
 	for _, in := range tests {
 		want, werr := netip.ParseAddr(in)
-		got, ok := parseAddr([]byte(in))
+		got, ok := ParseAddr([]byte(in))
 		if ok != (werr == nil) || (ok && got != want) {
-			t.Errorf("parseAddr(%q) = %v, %v; netip says %v, %v", in, got, ok, want, werr)
+			t.Errorf("ParseAddr(%q) = %v, %v; netip says %v, %v", in, got, ok, want, werr)
 		}
 	}
 }
@@ -173,10 +170,10 @@ func TestParseAddr(t *testing.T) {
 func TestParseAddrNoAlloc(t *testing.T) {
 	v4, v6 := []byte("141.142.220.118"), []byte("fe80::3074:17d5:2052:c324")
 	if n := testing.AllocsPerRun(100, func() {
-		parseAddr(v4)
-		parseAddr(v6)
+		ParseAddr(v4)
+		ParseAddr(v6)
 	}); n != 0 {
-		t.Errorf("parseAddr allocates %.1f times per call pair", n)
+		t.Errorf("ParseAddr allocates %.1f times per call pair", n)
 	}
 }
 
@@ -188,23 +185,23 @@ func FuzzLex(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		b := []byte(s)
 		want, werr := netip.ParseAddr(s)
-		if got, ok := parseAddr(b); ok != (werr == nil) || (ok && got != want) {
-			t.Errorf("parseAddr(%q) = %v, %v; netip says %v, %v", s, got, ok, want, werr)
+		if got, ok := ParseAddr(b); ok != (werr == nil) || (ok && got != want) {
+			t.Errorf("ParseAddr(%q) = %v, %v; netip says %v, %v", s, got, ok, want, werr)
 		}
-		if got, ok := parseISOTime(b); ok {
+		if got, ok := ParseISOTime(b); ok {
 			if ref, rok := referenceISOTime(s); !rok || ref != got {
-				t.Errorf("parseISOTime(%q) = %d; time.Parse says %d, %v", s, got, ref, rok)
+				t.Errorf("ParseISOTime(%q) = %d; time.Parse says %d, %v", s, got, ref, rok)
 			}
 		}
-		if got, ok := parseUint64(b); ok {
+		if got, ok := ParseUint64(b); ok {
 			if ref, err := strconv.ParseUint(s, 10, 64); err != nil || ref != got {
-				t.Errorf("parseUint64(%q) = %d; strconv says %d, %v", s, got, ref, err)
+				t.Errorf("ParseUint64(%q) = %d; strconv says %d, %v", s, got, ref, err)
 			}
 		}
-		if got, ok := parseSecondsNanos(b, true); ok {
+		if got, ok := ParseSecondsNanos(b, true); ok {
 			ref, err := strconv.ParseFloat(s, 64)
 			if err != nil || math.Abs(ref*1e9-float64(got)) > math.Max(1e3, math.Abs(ref)*1e9*1e-15) {
-				t.Errorf("parseSecondsNanos(%q) = %d; strconv says %v, %v", s, got, ref, err)
+				t.Errorf("ParseSecondsNanos(%q) = %d; strconv says %v, %v", s, got, ref, err)
 			}
 		}
 	})

@@ -1,20 +1,19 @@
-package eve
+package logscan
 
 // Allocation-free parsers for the scalar formats both Zeek and Suricata
 // write: decimal counts and ports, decimal seconds ("1300475167.096535"),
 // ISO 8601 timestamps with any of the zone forms the sensors use ("Z",
 // "+0000", "+00:00") and IP addresses.
-//
-// This file is kept identical in ingest/zeek and ingest/eve apart from the
-// package clause; sibling_test.go checks that.
 
 import (
 	"math"
 	"net/netip"
 )
 
-// parseUint parses a non-empty run of ASCII digits as a non-negative int64.
-func parseUint(b []byte) (int64, bool) {
+// ParseUint parses a non-empty run of ASCII digits (no sign) as a
+// non-negative int64. It reports false for anything else, including values
+// above math.MaxInt64.
+func ParseUint(b []byte) (int64, bool) {
 	if len(b) == 0 || len(b) > 19 {
 		return 0, false
 	}
@@ -31,9 +30,10 @@ func parseUint(b []byte) (int64, bool) {
 	return int64(n), true
 }
 
-// parseUint64 parses a non-empty run of ASCII digits as a uint64, exactly
-// (no float64 on the way, so identifiers above 2^53 survive).
-func parseUint64(b []byte) (uint64, bool) {
+// ParseUint64 parses a non-empty run of ASCII digits (no sign) as a uint64,
+// exactly (no float64 on the way, so identifiers above 2^53 survive). It
+// reports false for anything else, including values above math.MaxUint64.
+func ParseUint64(b []byte) (uint64, bool) {
 	if len(b) == 0 || len(b) > 20 {
 		return 0, false
 	}
@@ -51,25 +51,27 @@ func parseUint64(b []byte) (uint64, bool) {
 	return n, true
 }
 
-// parsePort parses a decimal port number (0-65535).
-func parsePort(b []byte) (uint16, bool) {
-	n, ok := parseUint(b)
+// ParsePort parses a decimal port number (0-65535).
+func ParsePort(b []byte) (uint16, bool) {
+	n, ok := ParseUint(b)
 	if !ok || n > math.MaxUint16 {
 		return 0, false
 	}
 	return uint16(n), true
 }
 
-// maxWholeSeconds is the largest whole-second count whose nanosecond value
-// (plus a fraction below one second) still fits an int64.
-const maxWholeSeconds = (math.MaxInt64 - 999_999_999) / 1_000_000_000
+// MaxWholeSeconds is the largest whole-second count whose nanosecond value
+// (plus a fraction below one second) still fits an int64. ParseSecondsNanos
+// and ParseISOTime refuse instants beyond it.
+const MaxWholeSeconds = (math.MaxInt64 - 999_999_999) / 1_000_000_000
 
-// parseSecondsNanos parses decimal seconds ("1300475167.096535", "0.000435",
+// ParseSecondsNanos parses decimal seconds ("1300475167.096535", "0.000435",
 // "1.3004751670965e9", "-1.5" when allowNeg) into nanoseconds, exactly:
 // the digits are shifted by the exponent, never rounded through float64.
 // Digits beyond the ninth decimal are truncated. The grammar is a JSON
-// number's, except that "5." is accepted.
-func parseSecondsNanos(b []byte, allowNeg bool) (int64, bool) {
+// number's, except that "5." is accepted. It reports false for anything
+// else and for values whose nanoseconds overflow an int64.
+func ParseSecondsNanos(b []byte, allowNeg bool) (int64, bool) {
 	i := 0
 	neg := false
 	if i < len(b) && b[i] == '-' {
@@ -138,7 +140,7 @@ func parseSecondsNanos(b []byte, allowNeg bool) (int64, bool) {
 		if k < nDigits {
 			d = digit(k)
 		}
-		if sec > (maxWholeSeconds-d)/10 {
+		if sec > (MaxWholeSeconds-d)/10 {
 			return 0, false
 		}
 		sec = sec*10 + d
@@ -163,11 +165,13 @@ const (
 	maxISOYear = 2261
 )
 
-// parseISOTime parses "2026-11-25T10:00:00.123456+0000" and its relatives:
+// ParseISOTime parses "2026-11-25T10:00:00.123456+0000" and its relatives:
 // any number of fraction digits (beyond nine are truncated), and a zone of
-// "Z", "+HHMM", "+HH:MM" or "+HH". A zone is required. It returns
-// nanoseconds since the Unix epoch.
-func parseISOTime(b []byte) (int64, bool) {
+// "Z", "+HHMM", "+HH:MM" or "+HH" (or '-'). A zone is required. It returns
+// nanoseconds since the Unix epoch, and false for a malformed or invalid
+// date or time, or one outside the int64 nanosecond range (years 1678 to
+// 2261).
+func ParseISOTime(b []byte) (int64, bool) {
 	if len(b) < 20 || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' {
 		return 0, false
 	}
@@ -207,7 +211,7 @@ func parseISOTime(b []byte) (int64, bool) {
 		return 0, false
 	}
 	secs := daysFromCivil(year, month, day)*86400 + int64(hour*3600+minute*60+second) - offset
-	if secs > maxWholeSeconds || secs < -maxWholeSeconds {
+	if secs > MaxWholeSeconds || secs < -MaxWholeSeconds {
 		return 0, false
 	}
 	return secs*1e9 + frac, true
@@ -295,10 +299,11 @@ func daysFromCivil(y, m, d int) int64 {
 	return int64(era)*146097 + int64(doe) - 719468
 }
 
-// parseAddr parses an IPv4 or IPv6 address without allocating in the common
+// ParseAddr parses an IPv4 or IPv6 address without allocating in the common
 // cases; anything the fast paths reject (zones, odd forms) is handed to
-// netip.ParseAddr, which decides.
-func parseAddr(b []byte) (netip.Addr, bool) {
+// netip.ParseAddr, which decides. It accepts exactly what netip.ParseAddr
+// accepts.
+func ParseAddr(b []byte) (netip.Addr, bool) {
 	for _, c := range b {
 		if c == ':' {
 			if a, ok := parseIPv6(b); ok {
@@ -369,7 +374,7 @@ func parseIPv6(b []byte) (netip.Addr, bool) {
 	for i < 16 {
 		off, acc := 0, 0
 		for off < 4 && off < len(b) {
-			v, ok := hexVal(b[off])
+			v, ok := HexDigit(b[off])
 			if !ok {
 				break
 			}
@@ -434,7 +439,9 @@ func parseIPv6(b []byte) (netip.Addr, bool) {
 	return netip.AddrFrom16(ip), true
 }
 
-func hexVal(c byte) (byte, bool) {
+// HexDigit returns the value of the hexadecimal digit c (0-9, a-f, A-F),
+// and false when c is not one.
+func HexDigit(c byte) (byte, bool) {
 	switch {
 	case c >= '0' && c <= '9':
 		return c - '0', true

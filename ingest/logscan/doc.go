@@ -1,0 +1,23 @@
+// Package logscan provides fast, allocation-free scanning of IDS log lines:
+// a bounded line reader, a JSON object scanner, and parsers for the
+// addresses, ports, numbers and timestamps Zeek and Suricata write, plus a
+// per-file string interner.
+//
+// It is the shared lexical layer of the ingest/zeek and ingest/eve
+// decoders. Everything works on byte slices of the line being decoded and
+// hands back slices of it or plain values, so decoding a line does not
+// allocate unless the caller keeps a string:
+//
+//   - LineReader splits a (possibly gzip-compressed) stream into lines,
+//     reporting the length of lines over a limit instead of returning them.
+//   - JSONScanner validates one JSON text (RFC 8259) while walking its
+//     objects and arrays; JSONValue holds a member's raw text and
+//     AppendUnescaped decodes a string's escapes.
+//   - ParseUint, ParseUint64, ParsePort, ParseSecondsNanos, ParseISOTime,
+//     ParseAddr and HexDigit parse the scalar formats of the two sensors
+//     exactly (no float64 on the way); what they accept reads as it would
+//     with strconv, time or net/netip.
+//   - Interner keeps one copy of the small strings a log repeats.
+//
+// None of the types is safe for concurrent use; use one of each per file.
+package logscan
