@@ -90,10 +90,14 @@ func TestdataConfig() Config {
 }
 
 // BenchmarkConfig returns a benchmark-mode configuration that writes at least
-// packets packets.
+// packets packets: a weighted mix of every scenario at full session and
+// stream lengths, with bulk volumes cut to a twentieth (a few MB instead of
+// up to a GB) so that a file of a few million packets still holds thousands
+// of flows.
 func BenchmarkConfig(packets int64) Config {
 	c := DefaultConfig()
 	c.TargetPackets = packets
+	c.VolumeScale = 0.05
 	return c
 }
 

@@ -71,8 +71,8 @@ type flow struct {
 // tlsInfo is what ssl.log says about a TLS flow.
 type tlsInfo struct {
 	version, cipher, curve, alpn, history string
-	resumed                              bool
-	certFPs                              []string
+	resumed                               bool
+	certFPs                               []string
 }
 
 // osKind selects OS-specific TCP behaviour (option layout, delayed ACK, TTL).
@@ -86,9 +86,6 @@ const (
 )
 
 func (f *flow) add(p pkt) { f.pkts = append(f.pkts, p) }
-
-// first and last packet times (valid once the flow has packets).
-func (f *flow) start() int64 { return f.pkts[0].t }
 
 // label sets the flow's truth labels.
 func (f *flow) label(c schemas.Class, scenario string) {

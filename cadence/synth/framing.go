@@ -37,23 +37,14 @@ func (s *tlsConn) records(d int, t int64, plain ...int) int64 {
 	return s.c.send(d, t, total)
 }
 
-// write sends n plaintext bytes as full-size records in one write.
-func (s *tlsConn) write(d int, t int64, n int) int64 { return s.records(d, t, n) }
-
-// wire is the wire size of n plaintext bytes in full-size records.
-func tlsWire(n int) int {
-	recs := (n + tlsMaxPlain - 1) / tlsMaxPlain
-	return n + recs*tlsRecOverhead
-}
-
 // clientStyle is the TLS client library, which shapes the ClientHello.
 type clientStyle uint8
 
 const (
-	chOpenSSL  clientStyle = iota // Python/requests, curl, Node: ~517 B with padding
-	chGo                          // Go 1.24+: X25519MLKEM768 key share, ~1.3 KB
-	chBrowser                     // Chrome/Firefox: GREASE, ML-KEM, ~1.8 KB
-	chRustls                      // rustls (Rust CLIs, some agents): ~ 300 B
+	chOpenSSL clientStyle = iota // Python/requests, curl, Node: ~517 B with padding
+	chGo                         // Go 1.24+: X25519MLKEM768 key share, ~1.3 KB
+	chBrowser                    // Chrome/Firefox: GREASE, ML-KEM, ~1.8 KB
+	chRustls                     // rustls (Rust CLIs, some agents): ~ 300 B
 )
 
 func put16(b []byte, v int) []byte { return append(b, byte(v>>8), byte(v)) }
@@ -66,16 +57,6 @@ func clientHello(r *rng, sni string, alpn []string, style clientStyle) []byte {
 		ext = put16(ext, len(body))
 		ext = append(ext, body...)
 	}
-	randBytes := func(n int) []byte {
-		b := make([]byte, n)
-		for i := 0; i < n; i += 8 {
-			v := r.Uint64()
-			for j := 0; j < 8 && i+j < n; j++ {
-				b[i+j] = byte(v >> (8 * j))
-			}
-		}
-		return b
-	}
 	if style == chBrowser {
 		addExt(0x0a0a, nil) // GREASE
 	}
@@ -87,8 +68,8 @@ func clientHello(r *rng, sni string, alpn []string, style clientStyle) []byte {
 		b = append(b, sni...)
 		addExt(0x0000, b)
 	}
-	addExt(0x0017, nil)           // extended_master_secret
-	addExt(0xff01, []byte{0})     // renegotiation_info
+	addExt(0x0017, nil)       // extended_master_secret
+	addExt(0xff01, []byte{0}) // renegotiation_info
 	pq := style == chGo || style == chBrowser
 	groups := []int{0x001d, 0x0017, 0x0018}
 	if pq {
@@ -99,8 +80,8 @@ func clientHello(r *rng, sni string, alpn []string, style clientStyle) []byte {
 	for _, x := range groups {
 		g = put16(g, x)
 	}
-	addExt(0x000a, g)                // supported_groups
-	addExt(0x000b, []byte{1, 0})     // ec_point_formats
+	addExt(0x000a, g)            // supported_groups
+	addExt(0x000b, []byte{1, 0}) // ec_point_formats
 	if style != chRustls {
 		addExt(0x0023, nil) // session_ticket
 	}
@@ -126,18 +107,18 @@ func clientHello(r *rng, sni string, alpn []string, style clientStyle) []byte {
 	}
 	addExt(0x000d, sa) // signature_algorithms
 	if style == chBrowser {
-		addExt(0x0012, nil)              // signed_certificate_timestamp
+		addExt(0x0012, nil)             // signed_certificate_timestamp
 		addExt(0x001b, []byte{2, 0, 2}) // compress_certificate (brotli)
 	}
 	var ks []byte
 	if pq {
 		ks = put16(ks, 0x11ec)
 		ks = put16(ks, 1216)
-		ks = append(ks, randBytes(1216)...)
+		ks = append(ks, randBytes(r, 1216)...)
 	}
 	ks = put16(ks, 0x001d)
 	ks = put16(ks, 32)
-	ks = append(ks, randBytes(32)...)
+	ks = append(ks, randBytes(r, 32)...)
 	addExt(0x0033, append(put16(nil, len(ks)), ks...)) // key_share
 	addExt(0x002d, []byte{1, 1})                       // psk_key_exchange_modes
 	if style == chBrowser {
@@ -156,9 +137,9 @@ func clientHello(r *rng, sni string, alpn []string, style clientStyle) []byte {
 	}
 	var body []byte
 	body = append(body, 3, 3)
-	body = append(body, randBytes(32)...)
+	body = append(body, randBytes(r, 32)...)
 	body = append(body, 32)
-	body = append(body, randBytes(32)...)
+	body = append(body, randBytes(r, 32)...)
 	body = put16(body, 2*len(suites))
 	for _, s := range suites {
 		body = put16(body, s)
@@ -330,9 +311,6 @@ func sshWire(c sshCipher, p int) int {
 
 // sshChanData is the payload size of SSH_MSG_CHANNEL_DATA carrying n bytes.
 func sshChanData(n int) int { return 9 + n }
-
-// sshKeystroke is the wire size of one typed character (or a chaff PING).
-func sshKeystroke(c sshCipher) int { return sshWire(c, sshChanData(1)) }
 
 type sshConn struct {
 	c      *tcpConn

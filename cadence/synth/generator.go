@@ -196,6 +196,9 @@ func (g *generator) runEpisode(it *planItem) error {
 			}
 			return 0
 		})
+		if f.st[0].bad || f.st[1].bad {
+			return fmt.Errorf("synth: internal error: scenario %s wrote overlapping content", it.sc.name)
+		}
 		if f.pkts[0].t < e.start {
 			return fmt.Errorf("synth: internal error: scenario %s wrote a packet %d ns before its episode start", it.sc.name, e.start-f.pkts[0].t)
 		}
@@ -396,7 +399,7 @@ func (e *episode) endpoints(f *flow, cs connSpec) {
 		f.ttl[srv] = ttlOf(cs.server.lan.os)
 	} else {
 		f.mac[srv] = e.g.net.router
-		f.ttl[srv] = uint8(pick(r, []int{64, 64, 128, 255})-r.intIn(8, 22))
+		f.ttl[srv] = uint8(pick(r, []int{64, 64, 128, 255}) - r.intIn(8, 22))
 	}
 	for d := 0; d < 2; d++ {
 		f.ipid[d] = uint16(r.Uint32())
@@ -456,7 +459,11 @@ func (e *episode) newTCP(cs connSpec) *tcpConn {
 	if oss == osNetdev {
 		f.win[srv] = 4128
 	}
-	return newTCP(f, r, e.path(cs), osc, oss)
+	c := newTCP(f, r, e.path(cs), osc, oss)
+	if cs.server.rem != nil {
+		c.ssai[srv] = r.chance(0.5)
+	}
+	return c
 }
 
 // udpConn writes the datagrams of one UDP flow.

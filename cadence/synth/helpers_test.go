@@ -145,10 +145,11 @@ func readPcap(t testing.TB, b []byte) []capPkt {
 
 // flowPkts is a truth flow with its packets, split by side.
 type flowPkts struct {
-	tr   Truth
-	orig netip.AddrPort
-	resp netip.AddrPort
-	pkts []capPkt // in capture order
+	tr      Truth
+	keySize int // cached by keystrokeSized
+	orig    netip.AddrPort
+	resp    netip.AddrPort
+	pkts    []capPkt // in capture order
 }
 
 func (f *flowPkts) fromOrig(p capPkt) bool { return p.src == f.orig }

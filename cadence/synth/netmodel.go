@@ -7,12 +7,12 @@ import (
 
 // host is an internal machine: a client, or a server on the LAN.
 type host struct {
-	v4, v6 netip.Addr
-	mac    [6]byte
-	vlan   uint16
-	os     osKind
-	recent [32]uint16 // recently used ephemeral ports
-	nrec   int
+	v4, v6  netip.Addr
+	mac     [6]byte
+	vlan    uint16
+	os      osKind
+	recent  [32]uint16 // recently used ephemeral ports
+	nrec    int
 	seqPort uint16
 }
 
@@ -149,15 +149,15 @@ var remotes = map[string]*remote{
 
 // Internal service hosts (indexes into the srv pool).
 const (
-	srvResolver = 0
-	srvGateway  = 1 // llm.corp.internal
-	srvRedis    = 2
-	srvDB       = 3
-	srvFTP      = 4
-	srvPBX      = 5
-	srvRDP      = 6
-	srvBackup   = 7
-	srvOllama   = 8 // a GPU box
+	srvResolver    = 0
+	srvGateway     = 1 // llm.corp.internal
+	srvRedis       = 2
+	srvDB          = 3
+	srvFTP         = 4
+	srvPBX         = 5
+	srvRDP         = 6
+	srvBackup      = 7
+	srvOllama      = 8  // a GPU box
 	srvFirstSSH    = 10 // 10..29: Linux servers reached by SSH
 	srvFirstDevice = 30 // 30..35: network devices (telnet)
 )

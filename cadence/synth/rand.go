@@ -92,11 +92,6 @@ func (r *rng) gamma(mean, cv float64) float64 {
 	}
 }
 
-// pareto draws a Pareto (type I) value with minimum xm and tail index alpha.
-func (r *rng) pareto(xm, alpha float64) float64 {
-	return xm / math.Pow(1-r.Float64(), 1/alpha)
-}
-
 // normal draws a normal value.
 func (r *rng) normal(mean, sd float64) float64 { return mean + sd*r.NormFloat64() }
 
@@ -131,8 +126,8 @@ func clamp(x, lo, hi float64) float64 {
 
 // Time helpers: the generator keeps time as int64 nanoseconds.
 const (
-	us = int64(1000)
-	ms = int64(1000 * 1000)
+	us  = int64(1000)
+	ms  = int64(1000 * 1000)
 	sec = int64(1000 * 1000 * 1000)
 )
 

@@ -20,7 +20,7 @@ type scenario struct {
 	// cycle over the variants.
 	perVariant bool
 	weight     float64 // share in the benchmark-mode traffic mix
-	run      func(e *episode)
+	run        func(e *episode)
 }
 
 // ScenarioInfo describes a scenario for listings and reports.
@@ -185,19 +185,28 @@ func (e *episode) openTLS(cs connSpec, t int64, hs tlsHandshake) (*tcpConn, *tls
 	ta := c.open(t)
 	s := &tlsConn{c: c}
 	tr := s.handshake(ta+us*int64(e.r.intIn(20, 300)), hs)
+	if hs.chosen == "h2" {
+		// HTTP/2: the client preface with SETTINGS and WINDOW_UPDATE,
+		// the server's SETTINGS, then both SETTINGS ACKs.
+		t1 := s.records(cli, tr+us*int64(e.r.intIn(10, 200)), e.r.intIn(60, 100))
+		t2 := s.records(srv, t1+c.turn(srv)+us*int64(e.r.intIn(30, 400)), e.r.intIn(30, 60), 9)
+		tr = s.records(cli, t2+c.turn(cli)+us*int64(e.r.intIn(10, 200)), 9)
+	}
 	return c, s, tr
 }
 
 // finish ends a connection the way clients usually do: a FIN shortly after
-// the last exchange, an idle close by the server, a RST, or still open when
-// the capture ends.
+// the last exchange, an idle close by the server (a FIN, or a RST from load
+// balancers), a RST from the client, or still open when the capture ends.
 func finish(c *tcpConn, r *rng, t int64, serverIdle int64) {
-	switch r.weighted([]float64{0.55, 0.25, 0.1, 0.1}) {
+	switch r.weighted([]float64{0.55, 0.2, 0.05, 0.1, 0.1}) {
 	case 0:
 		c.close(cli, t+int64(r.lognClip(150, 1.2, 1, 5000)*float64(ms)), int64(r.lognClip(0.5, 1, 0.05, 60)*float64(ms)))
 	case 1:
 		c.close(srv, t+serverIdle, int64(r.lognClip(2, 1, 0.1, 200)*float64(ms)))
 	case 2:
+		c.reset(srv, t+serverIdle)
+	case 3:
 		c.reset(cli, t+int64(r.lognClip(300, 1, 5, 5000)*float64(ms)))
 	default:
 		c.abandon(t + 200*ms)

@@ -86,7 +86,7 @@ func runSCPDownload(e *episode) {
 	}
 	t2 := s.sc.packets(srv, t+us*int64(r.intIn(100, 2000)), 1+4+4+11+1+4, 1+4, 1+4)
 	t3 := s.sc.packets(cli, t2+s.c.turn(cli)+us*int64(r.intIn(100, 600)), 1+4)
-	s.c.close(cli, t3+us*int64(r.intIn(100, 2000)), us*int64(r.intIn(100, 2000)))
+	s.close(cli, t3+us*int64(r.intIn(100, 2000)), us*int64(r.intIn(100, 2000)))
 }
 
 // runBackupUpload is a backup job (restic, rclone) uploading packs to

@@ -38,7 +38,7 @@ func (e *episode) newChunking(maxChunks float64) chunking {
 	r := e.r
 	size := pick(r, []int{64 << 10, 256 << 10, 1 << 20, 4 << 20})
 	return chunking{
-		size:     e.vol(float64(size), 8<<10),
+		size:     e.vol(float64(size), 16<<10),
 		interval: msf(pick(r, []float64{50, 100, 250, 500, 1000, 2000})),
 		cv:       r.uniform(0.01, 0.06),
 		fixed:    r.chance(0.5),
@@ -139,7 +139,7 @@ func runExfilSCP(e *episode) {
 	t := s.sshLogin(end+msf(r.lognClip(800, 0.6, 100, 5000)), false, "SSH-2.0-OpenSSH_8.9p1 Ubuntu-3ubuntu0.10", "scp -r -t /tmp/.cache")
 	files := e.scaledInt(r.uniform(8, 80), 4)
 	for i := 0; i < files; i++ {
-		size := e.vol(r.lognClip(400000, 1.5, 2000, 80<<20), 1000)
+		size := e.vol(r.lognClip(400000, 1.5, 2000, 80<<20), 16<<10)
 		t1 := s.sc.packets(cli, t+us*int64(r.intIn(20, 300)), sshChanData(r.intIn(24, 60)))
 		t2 := s.sc.packets(srv, t1+s.c.turn(srv)+us*int64(r.intIn(30, 300)), sshChanData(1))
 		t3 := sshUpload(s.sc, t2+s.c.turn(cli)+us*int64(r.intIn(20, 200)), size)
@@ -148,7 +148,7 @@ func runExfilSCP(e *episode) {
 	}
 	t1 := s.sc.packets(srv, t+us*int64(r.intIn(100, 2000)), 1+4+4+11+1+4, 1+4, 1+4)
 	t2 := s.sc.packets(cli, t1+s.c.turn(cli)+us*int64(r.intIn(100, 600)), 1+4)
-	s.c.close(cli, t2+us*int64(r.intIn(100, 2000)), us*int64(r.intIn(100, 2000)))
+	s.close(cli, t2+us*int64(r.intIn(100, 2000)), us*int64(r.intIn(100, 2000)))
 }
 
 // runExfilInSession uploads over the agent's own SSH connection (a
@@ -211,7 +211,7 @@ func runExfilRevShell(e *episode) {
 		end := s.c.send(s.out, cur, q)
 		cur = end + us*int64(r.lognClip(900, 0.5, 100, 20000))
 	}
-	s.c.close(s.out, cur+msf(r.lognClip(5, 1, 0.5, 100)), msf(r.lognClip(1, 1, 0.1, 50)))
+	s.close(s.out, cur+msf(r.lognClip(5, 1, 0.5, 100)), msf(r.lognClip(1, 1, 0.1, 50)))
 }
 
 func exfilScenarios() []*scenario {

@@ -43,23 +43,23 @@ type routeHost struct {
 }
 
 var routes = []*route{
-	{name: "bedrock/amazon.nova-lite", hosts: []routeHost{{"bedrock-runtime.us-east-1.amazonaws.com", "bedrock"}, {"bedrock-runtime.us-west-2.amazonaws.com", "bedrock"}},
-		gapMs: 7.7, sigma: 0.75, evBytes: [2]int{260, 380}, evFlush: [2]int{1, 1}, splitP: 0.05, stallP: 0.006, stallMs: 280,
+	{name: "amazon-bedrock/nova-lite", hosts: []routeHost{{"bedrock-runtime.us-east-1.amazonaws.com", "bedrock"}, {"bedrock-runtime.us-west-2.amazonaws.com", "bedrock"}},
+		gapMs: 7.7, sigma: 0.5, evBytes: [2]int{260, 380}, evFlush: [2]int{1, 1}, splitP: 0.05, stallP: 0.006, stallMs: 280,
 		ttft: [2]float64{0.3, 0.9}, ttfb: [2]float64{0.15, 0.4}, flushes: [2]int{150, 610}, pre: []int{180}, post: []int{210, 330}, alpn: "http/1.1",
 		source: "Whisper Leak amazonnovalitev1: mean gap 7.7 ms, 383 B packets, p95 610 packets"},
-	{name: "bedrock/amazon.nova-pro", hosts: []routeHost{{"bedrock-runtime.us-east-1.amazonaws.com", "bedrock"}},
-		gapMs: 6.7, sigma: 0.75, evBytes: [2]int{240, 360}, evFlush: [2]int{1, 1}, splitP: 0.05, stallP: 0.006, stallMs: 300,
+	{name: "amazon-bedrock/nova-pro", hosts: []routeHost{{"bedrock-runtime.us-east-1.amazonaws.com", "bedrock"}},
+		gapMs: 6.7, sigma: 0.45, evBytes: [2]int{240, 360}, evFlush: [2]int{1, 1}, splitP: 0.05, stallP: 0.006, stallMs: 300,
 		ttft: [2]float64{0.4, 1.2}, ttfb: [2]float64{0.15, 0.4}, flushes: [2]int{250, 1330}, pre: []int{180}, post: []int{210, 330}, alpn: "http/1.1",
 		source: "Whisper Leak amazonnovaprov1: mean gap 6.7 ms, 355 B packets, p95 1330 packets"},
-	{name: "deepseek/deepseek-r1", hosts: []routeHost{{"api.deepseek.com", "deepseek"}, {"ds-r1-prod.services.ai.azure.com", "azure"}},
-		gapMs: 9.4, sigma: 0.95, evBytes: [2]int{170, 260}, evFlush: [2]int{1, 1}, splitP: 0.1, stallP: 0.005, stallMs: 450,
+	{name: "azure-ai/deepseek-r1", hosts: []routeHost{{"api.deepseek.com", "deepseek"}, {"ds-r1-prod.services.ai.azure.com", "azure"}},
+		gapMs: 9.4, sigma: 0.6, evBytes: [2]int{170, 260}, evFlush: [2]int{1, 1}, splitP: 0.1, stallP: 0.005, stallMs: 450,
 		ttft: [2]float64{1, 4}, ttfb: [2]float64{0.2, 0.8}, flushes: [2]int{600, 3400}, pre: []int{250}, post: []int{300, 40}, alpn: "http/1.1",
 		source: "Whisper Leak azuredeepseekr1: mean gap 9.4 ms, std 183 ms (huge spread), p95 3451 packets"},
 	{name: "xai/grok-2", hosts: []routeHost{{"api.x.ai", "xai"}},
 		gapMs: 16.5, sigma: 0.55, evBytes: [2]int{470, 620}, evFlush: [2]int{1, 1}, splitP: 0.3, stallP: 0.003, stallMs: 250,
 		ttft: [2]float64{0.3, 0.9}, ttfb: [2]float64{0.2, 0.5}, flushes: [2]int{120, 713}, pre: []int{420}, post: []int{450, 40}, alpn: "h2",
 		source: "Whisper Leak grok2: mean gap 16.5 ms, std 28.5 ms, 614 B packets, p95 713 packets"},
-	{name: "openrouter/llama-3.1-8b", hosts: []routeHost{{"openrouter.ai", "openrouter"}},
+	{name: "openrouter-lambda/llama-3.1-8b", hosts: []routeHost{{"openrouter.ai", "openrouter"}},
 		gapMs: 16.9, sigma: 0.8, evBytes: [2]int{330, 480}, evFlush: [2]int{1, 2}, splitP: 0.35, stallP: 0.008, stallMs: 350,
 		ttft: [2]float64{0.3, 1.5}, ttfb: [2]float64{0.1, 0.3}, flushes: [2]int{80, 442}, pre: []int{24, 24}, post: []int{520, 40}, alpn: "h2",
 		source: "Whisper Leak llama8blambda (OpenRouter→Lambda): mean gap 16.9 ms, 809 B packets, p95 442 packets"},
@@ -67,11 +67,11 @@ var routes = []*route{
 		gapMs: 21.2, sigma: 0.8, evBytes: [2]int{560, 680}, evFlush: [2]int{1, 1}, splitP: 0.15, stallP: 0.01, stallMs: 400,
 		ttft: [2]float64{3, 15}, ttfb: [2]float64{0.2, 0.6}, flushes: [2]int{100, 606}, pre: []int{600}, post: []int{620, 16}, alpn: "h2",
 		source: "Whisper Leak o1mini: mean gap 21.2 ms, 678 B packets, p95 606 packets; reasoning delays the first token"},
-	{name: "azure/gpt-4o-mini", hosts: []routeHost{{"contoso-eastus.openai.azure.com", "azure"}, {"aegis-lab-swedencentral.openai.azure.com", "azure"}},
+	{name: "azure-openai/gpt-4o-mini", hosts: []routeHost{{"contoso-eastus.openai.azure.com", "azure"}, {"aegis-lab-swedencentral.openai.azure.com", "azure"}},
 		gapMs: 39.4, sigma: 0.65, evBytes: [2]int{230, 380}, evFlush: [2]int{3, 8}, splitP: 0.1, stallP: 0.01, stallMs: 400,
 		ttft: [2]float64{0.4, 1.2}, ttfb: [2]float64{0.3, 0.8}, flushes: [2]int{40, 185}, pre: []int{700}, post: []int{400, 16}, alpn: "http/1.1",
 		source: "Whisper Leak azuregpt4omini: mean gap 39.4 ms, ~1.7 KB per flush (content-filter batching), p95 185 packets"},
-	{name: "azure/gpt-4o", hosts: []routeHost{{"contoso-eastus.openai.azure.com", "azure"}, {"finance-ai-westeurope.openai.azure.com", "azure"}},
+	{name: "azure-openai/gpt-4o", hosts: []routeHost{{"contoso-eastus.openai.azure.com", "azure"}, {"finance-ai-westeurope.openai.azure.com", "azure"}},
 		gapMs: 46.1, sigma: 0.65, evBytes: [2]int{230, 380}, evFlush: [2]int{3, 8}, splitP: 0.1, stallP: 0.01, stallMs: 450,
 		ttft: [2]float64{0.5, 1.6}, ttfb: [2]float64{0.3, 0.9}, flushes: [2]int{40, 171}, pre: []int{700}, post: []int{400, 16}, alpn: "http/1.1",
 		source: "Whisper Leak azuregpt4o: mean gap 46.1 ms, ~1.75 KB per flush, p95 171 packets"},
@@ -81,13 +81,13 @@ var routes = []*route{
 		source: "Whisper Leak claudehaiku: mean gap 116 ms with gaps near multiples of ~45 ms, 363 B packets, p95 62 packets"},
 	{name: "google/gemini-2.0-flash", hosts: []routeHost{{"generativelanguage.googleapis.com", "google"}},
 		gapMs: 215, sigma: 0.45, evBytes: [2]int{300, 700}, evFlush: [2]int{1, 1}, bigP: 0.45, bigBytes: [2]int{1700, 4500}, splitP: 0.1, stallP: 0.01, stallMs: 700,
-		ttft: [2]float64{0.3, 0.8}, ttfb: [2]float64{0.25, 0.6}, flushes: [2]int{6, 35}, post: []int{350, 16}, alpn: "h2",
+		ttft: [2]float64{0.3, 0.8}, ttfb: [2]float64{0.25, 0.6}, flushes: [2]int{8, 35}, post: []int{350, 16}, alpn: "h2",
 		source: "Whisper Leak geminiflash: mean gap 215 ms, multi-KB bursts (1.8/3.2/4.6 KB), p95 35 packets"},
 	{name: "google/gemini-2.0-flash-lite", hosts: []routeHost{{"generativelanguage.googleapis.com", "google"}},
 		gapMs: 246, sigma: 0.45, evBytes: [2]int{300, 700}, evFlush: [2]int{1, 1}, bigP: 0.45, bigBytes: [2]int{1700, 4500}, splitP: 0.1, stallP: 0.01, stallMs: 700,
-		ttft: [2]float64{0.25, 0.7}, ttfb: [2]float64{0.2, 0.5}, flushes: [2]int{6, 34}, post: []int{350, 16}, alpn: "h2",
+		ttft: [2]float64{0.25, 0.7}, ttfb: [2]float64{0.2, 0.5}, flushes: [2]int{8, 34}, post: []int{350, 16}, alpn: "h2",
 		source: "Whisper Leak geminiflashlight: mean gap 246 ms, multi-KB bursts, p95 34 packets"},
-	{name: "ollama/qwen3-coder", port: 11434, plain: true,
+	{name: "ollama/local", port: 11434, plain: true,
 		gapRange: [2]float64{20, 60}, sigma: 0.25, evBytes: [2]int{128, 176}, evFlush: [2]int{1, 1}, splitP: 0.03, stallP: 0.002, stallMs: 200,
 		ttft: [2]float64{0.1, 2.0}, ttfb: [2]float64{0, 0}, flushes: [2]int{60, 800}, post: []int{360},
 		source: "local Ollama on the LAN (plain HTTP, NDJSON one token per chunk); 20-60 ms per token depends on the GPU"},
@@ -389,7 +389,9 @@ func (s *llmSession) respFlushes(short bool) int {
 	r := s.e.r
 	lo, hi := float64(s.rt.flushes[0]), float64(s.rt.flushes[1])
 	n := math.Exp(r.uniform(math.Log(lo), math.Log(hi)))
-	floor := int(math.Min(lo, 25))
+	// However small the scale, an answer streams for about a second
+	// (or the route's shortest answer).
+	floor := int(math.Min(lo, math.Max(8, math.Ceil(1200/s.gapMean))))
 	if short {
 		// A tool call or a short reply.
 		n = math.Max(lo/3, n/5)
@@ -410,7 +412,7 @@ func llmScenarios() []*scenario {
 			desc: "a person or script chatting with a hosted or local model: TLS (or plain HTTP for Ollama), a POST of 1-20 KB, time to first token, then a streamed answer with the route's flush cadence; 1-4 turns on a keep-alive connection, sometimes through an unlisted gateway name",
 			run:  runLLMChat},
 		{name: "llm_agent_loop", class: schemas.ClassLLMStream, weight: 3,
-			variants: []string{"anthropic/claude-3.5-haiku", "openai/o1-mini", "azure/gpt-4o", "openrouter/llama-3.1-8b", "ollama/qwen3-coder"},
+			variants: []string{"anthropic/claude-3.5-haiku", "openai/o1-mini", "azure-openai/gpt-4o", "openrouter-lambda/llama-3.1-8b", "ollama/local"},
 			desc:     "an agent loop on one keep-alive connection: growing requests (history + tool results), short streamed tool calls, 0.2-5 s of tool time between turns",
 			run:      runLLMAgentLoop},
 	}

@@ -17,11 +17,20 @@ func runRemoteDesktop(e *episode) {
 	var tl *tlsConn
 	var t int64
 	if vnc {
-		c = e.newTCP(connSpec{client: client, server: e.g.net.lanServer(srvRDP + 1), dport: 5900, service: "vnc"})
+		c = e.newTCP(connSpec{client: client, server: e.g.net.lanServer(srvRDP + 1), dport: 5900, service: "rfb"})
 		t = c.open(e.start)
-		for _, m := range [][2]int{{12, 12}, {2, 1}, {16, 4}, {1, 24 + 12}} {
+		// Version, security types, VNC authentication (the person types
+		// the password), ClientInit/ServerInit.
+		c.f.st[srv].lit(c.off(srv), []byte("RFB 003.008\n"))
+		c.f.st[cli].lit(c.off(cli), []byte("RFB 003.008\n"))
+		for i, m := range [][2]int{{12, 12}, {2, 1}, {16, 16}, {4, 1}, {24 + 12, 0}} {
 			t1 := c.send(srv, t+c.turn(srv)+us*int64(r.intIn(100, 2000)), m[0])
-			t = c.send(cli, t1+c.turn(cli)+msf(r.uniform(0.2, 900)), m[1])
+			think := msf(r.uniform(0.2, 3))
+			if i == 2 {
+				think = secf(r.lognClip(3, 0.5, 1, 15))
+			}
+			t = c.send(cli, t1+c.turn(cli)+think, m[1])
+			t = max(t, t1)
 		}
 	} else {
 		c = e.newTCP(connSpec{client: client, server: e.g.net.lanServer(srvRDP), dport: 3389, service: "rdp"})

@@ -104,7 +104,7 @@ func runVoIP(e *episode) {
 		}
 		t += msf(r.lognClip(40, 1, 2, 3000))
 	}
-	rp := uint16(2*r.intIn(5000, 10000))
+	rp := uint16(2 * r.intIn(5000, 10000))
 	rtp := e.newUDP(connSpec{client: phone, server: farEP, sport: rp, dport: uint16(2 * r.intIn(8000, 16000)), v4only: true})
 	rtp.f.label(schemas.ClassOther, e.sc.name)
 	rtp.f.tos = 0xb8 // DSCP EF
@@ -160,7 +160,7 @@ func runVoIP(e *episode) {
 
 // sipMessage is a SIP message of n bytes starting with line.
 func sipMessage(line string, n int) []byte {
-	b := []byte(line + "\r\nVia: SIP/2.0/UDP 10.40.0.21:5060;branch=z9hG4bK776asdhds\r\nCall-ID: a84b4c76e66710@pc33.corp.internal\r\nCSeq: 314159 INVITE\r\nContent-Length: 0\r\nX-Pad: ")
+	b := []byte(line + "\r\nVia: SIP/2.0/UDP 10.40.0.21:5060;branch=z9hG4bK776asdhds\r\nCall-ID: a84b4c76e66710@pc33.corp.internal\r\nCSeq: 314159 INVITE\r\nContent-Length: 0\r\nSubject: ")
 	for len(b) < n-4 {
 		b = append(b, 'p')
 	}
@@ -178,7 +178,7 @@ func runRPC(e *episode) {
 		c, tl, t := e.openTLS(connSpec{client: client, server: peer, dport: pick(r, []uint16{50051, 443, 8443})}, e.start,
 			tlsHandshake{sni: pick(r, []string{"orders.svc.cluster.local", "inventory.internal", ""}), style: chGo, alpn: []string{"h2"}, chosen: "h2"})
 		end := t + secf(dur)
-		rate := r.uniform(2, 50) // calls per second
+		rate := r.uniform(2, 20) // calls per second
 		var last int64
 		for t < end {
 			t1 := tl.records(cli, t, r.intIn(90, 600))
@@ -190,7 +190,7 @@ func runRPC(e *episode) {
 	}
 	c := e.newTCP(connSpec{client: client, server: e.g.net.lanServer(srvRedis), dport: 6379})
 	t := c.open(e.start) + us*int64(r.intIn(50, 500))
-	period := msf(r.lognClip(40, 1, 1, 500))
+	period := msf(r.lognClip(40, 1, 5, 500))
 	end := t + secf(dur)
 	var last int64
 	key := fmt.Sprintf("queue:%d", r.IntN(100))

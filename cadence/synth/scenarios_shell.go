@@ -125,7 +125,7 @@ func runTelnetHuman(e *episode) {
 	t := s.telnetLogin(e.start, true, ty)
 	t = s.humanSession(t, ty, humanCount(e), deviceCommands, false)
 	tEnter := s.typeLine(t+secf(r.lognClip(2, 0.7, 0.5, 20)), ty, "exit")
-	s.c.close(srv, tEnter+s.c.turn(srv)+msf(r.lognClip(3, 1, 0.2, 100)), msf(r.lognClip(1, 1, 0.1, 50)))
+	s.close(srv, tEnter+s.c.turn(srv)+msf(r.lognClip(3, 1, 0.2, 100)), msf(r.lognClip(1, 1, 0.1, 50)))
 }
 
 // agent is an LLM agent's pacing: the pause before each command is the
@@ -140,7 +140,7 @@ type agent struct {
 	body   float64
 }
 
-var agentRoutes = []string{"anthropic/claude-3.5-haiku", "openai/o1-mini", "azure/gpt-4o", "azure/gpt-4o-mini", "openrouter/llama-3.1-8b", "ollama/qwen3-coder", "xai/grok-2"}
+var agentRoutes = []string{"anthropic/claude-3.5-haiku", "openai/o1-mini", "azure-openai/gpt-4o", "azure-openai/gpt-4o-mini", "openrouter-lambda/llama-3.1-8b", "ollama/local", "xai/grok-2"}
 
 func (e *episode) newAgent(client *host, withLLM bool, t int64) *agent {
 	r := e.r
@@ -217,7 +217,7 @@ func (s *shell) agentSession(t int64, a *agent, n int) (int64, int64) {
 	return t, first
 }
 
-func agentCount(e *episode) int { return e.scaledInt(e.r.lognClip(14, 0.5, 4, 60), 4) }
+func agentCount(e *episode) int { return e.scaledInt(e.r.lognClip(14, 0.5, 4, 60), 6) }
 
 func runAgentSSH(e *episode, withLLM, chaff bool) {
 	r := e.r
@@ -271,7 +271,7 @@ func runAgentSSHExec(e *episode, withLLM bool) {
 		// exit-status, EOF, close; the client closes the connection.
 		t1 := s.sc.packets(srv, te+us*int64(r.intIn(100, 2000)), 1+4+4+11+1+4, 1+4, 1+4)
 		t2 := s.sc.packets(cli, t1+s.c.turn(cli)+us*int64(r.intIn(100, 600)), 1+4)
-		t = s.c.close(cli, t2+us*int64(r.intIn(100, 2000)), us*int64(r.intIn(100, 2000)))
+		t = s.close(cli, t2+us*int64(r.intIn(100, 2000)), us*int64(r.intIn(100, 2000)))
 		out = int(r.lognClip(800, 1, 50, 20000))
 	}
 	a.done(t)
@@ -317,7 +317,7 @@ func runAgentRawShell(e *episode, reverse bool) {
 		out = int(r.lognClip(800, 1, 50, 20000))
 	}
 	tl := s.sendLine(a.next(t, out), "exit")
-	s.c.close(s.out, tl+s.c.turn(s.out)+msf(r.lognClip(2, 1, 0.1, 50)), msf(r.lognClip(1, 1, 0.1, 50)))
+	s.close(s.out, tl+s.c.turn(s.out)+msf(r.lognClip(2, 1, 0.1, 50)), msf(r.lognClip(1, 1, 0.1, 50)))
 }
 
 func runAgentTelnet(e *episode) {
@@ -333,7 +333,7 @@ func runAgentTelnet(e *episode) {
 	t := s.telnetLogin(t0, false, typist{})
 	t, _ = s.agentSession(t, a, agentCount(e))
 	tx := s.sendLine(a.next(t, 100), "exit")
-	end := s.c.close(srv, tx+s.c.turn(srv)+msf(r.lognClip(3, 1, 0.2, 100)), msf(r.lognClip(1, 1, 0.1, 50)))
+	end := s.close(srv, tx+s.c.turn(srv)+msf(r.lognClip(3, 1, 0.2, 100)), msf(r.lognClip(1, 1, 0.1, 50)))
 	a.done(end)
 }
 
@@ -399,15 +399,17 @@ func runHandoff(e *episode, toAgent bool) {
 	}
 	s.c.f.handoffAt = at
 	if kind == shSSH {
-		tEnter := s.typeLine(t+secf(r.lognClip(2, 0.7, 0.5, 20)), ty, "exit")
+		var tEnter int64
 		if toAgent {
 			tEnter = s.sendLine(t+secf(r.lognClip(2, 0.5, 0.5, 10)), "exit")
+		} else {
+			tEnter = s.typeLine(t+secf(r.lognClip(2, 0.7, 0.5, 20)), ty, "exit")
 		}
 		s.sshLogout(tEnter)
 		return
 	}
 	tEnter := s.sendLine(t+secf(r.lognClip(2, 0.5, 0.5, 10)), "exit")
-	s.c.close(srv, tEnter+s.c.turn(srv)+msf(r.lognClip(3, 1, 0.2, 100)), msf(r.lognClip(1, 1, 0.1, 50)))
+	s.close(srv, tEnter+s.c.turn(srv)+msf(r.lognClip(3, 1, 0.2, 100)), msf(r.lognClip(1, 1, 0.1, 50)))
 }
 
 func shellScenarios() []*scenario {

@@ -33,11 +33,52 @@ type shell struct {
 	alive int64 // client ServerAliveInterval (0: off)
 
 	lastOut    int64
+	later      []reaction // the output side's scheduled reactions, by time
 	chaffOn    bool
 	nextTick   int64
 	chaffUntil int64
 	rateFuzz   int64
 	unacked    int64 // Nagle: until when a small segment is unacknowledged
+}
+
+// reaction is something the output side sends at a known future time (an
+// echo, a PONG, a keepalive reply). Reactions are queued and written in
+// time order with the input side's packets, because on a slow path the
+// next key leaves before the previous key's echo arrives.
+type reaction struct {
+	t   int64
+	n   int    // channel data bytes (or, for a raw SSH packet, its payload)
+	lit string // plaintext content
+	pkt bool   // an SSH packet with payload n, not channel data
+}
+
+func (s *shell) schedule(x reaction) {
+	i := len(s.later)
+	for i > 0 && s.later[i-1].t > x.t {
+		i--
+	}
+	s.later = append(s.later, reaction{})
+	copy(s.later[i+1:], s.later[i:])
+	s.later[i] = x
+}
+
+// flushLater writes every queued reaction due at or before t.
+func (s *shell) flushLater(t int64) {
+	for len(s.later) > 0 && s.later[0].t <= t {
+		x := s.later[0]
+		s.later = s.later[1:]
+		if x.pkt {
+			s.lastOut = s.sc.packets(s.out, x.t, x.n)
+			continue
+		}
+		s.rawOut(x.t, x.n, x.lit)
+	}
+}
+
+// close flushes what is queued and closes the connection from side d.
+func (s *shell) close(d int, t int64, peerDelay int64) int64 {
+	s.flushLater(1 << 62)
+	return s.c.close(d, t, peerDelay)
 }
 
 // keyEv is one key (or a burst the client sends as one packet): the bytes
@@ -54,6 +95,7 @@ func (s *shell) promptText() string {
 
 // inSend sends input bytes from the input side at t as one write.
 func (s *shell) inSend(t int64, text string) int64 {
+	s.flushLater(t)
 	if s.kind == shSSH {
 		return s.sc.packets(s.in, t, sshChanData(len(text)))
 	}
@@ -63,11 +105,17 @@ func (s *shell) inSend(t int64, text string) int64 {
 
 // outSend sends n bytes of output (lit, if given, as its content) at t.
 func (s *shell) outSend(t int64, n int, lit string) int64 {
+	s.flushLater(t)
+	return s.rawOut(t, n, lit)
+}
+
+func (s *shell) rawOut(t int64, n int, lit string) int64 {
 	if n <= 0 {
 		return t
 	}
 	if s.kind == shSSH {
-		return s.sc.data(s.out, t, n, 4096)
+		s.lastOut = s.sc.data(s.out, t, n, 4096)
+		return s.lastOut
 	}
 	st := &s.c.f.st[s.out]
 	if lit != "" {
@@ -87,10 +135,11 @@ func (s *shell) tickInterval() int64 {
 	return 18*ms + int64(s.r.Float64()*float64(2*ms)) + s.rateFuzz
 }
 
-// ping sends a chaff SSH2_MSG_PING and the server's PONG.
+// ping sends a chaff SSH2_MSG_PING and schedules the server's PONG.
 func (s *shell) ping(t int64) {
+	s.flushLater(t)
 	t1 := s.sc.packets(cli, t, 10)
-	s.sc.packets(srv, t1+s.c.turn(srv)+us*int64(s.r.intIn(40, 400)), 10)
+	s.schedule(reaction{t: t1 + s.c.turn(srv) + us*int64(s.r.intIn(40, 400)), n: 10, pkt: true})
 }
 
 // advance emits what the client does on its own before T: chaff after
@@ -107,11 +156,15 @@ func (s *shell) advance(T int64) {
 		}
 	}
 	if s.alive > 0 && s.kind == shSSH && s.lastOut > 0 {
-		for k := s.lastOut + s.alive; k < T-100*ms; k = s.lastOut + s.alive {
+		for k := s.lastOut + s.alive; k < T-200*ms; k = s.lastOut + s.alive {
+			s.flushLater(k)
 			t1 := s.sc.packets(cli, k, 1+4+21+1)
-			s.lastOut = s.sc.packets(srv, t1+s.c.turn(srv)+us*int64(s.r.intIn(50, 500)), 1)
+			rt := t1 + s.c.turn(srv) + us*int64(s.r.intIn(50, 500))
+			s.schedule(reaction{t: rt, n: 1, pkt: true})
+			s.lastOut = rt
 		}
 	}
+	s.flushLater(T)
 }
 
 // deliver sends keys (in time order), grouping them as the client does:
@@ -152,7 +205,7 @@ func (s *shell) deliver(keys []keyEv) int64 {
 		last = s.inSend(t, in.String())
 		if e := echo.String(); e != "" && s.echo {
 			et := last + s.c.turn(s.out) + us*int64(s.r.intIn(60, 600))
-			s.outSend(et, len(e), e)
+			s.schedule(reaction{t: et, n: len(e), lit: e})
 			s.unacked = et + s.c.turn(s.in)
 		} else {
 			s.unacked = last + s.c.turn(s.out) + 40*ms
@@ -257,13 +310,13 @@ func (s *shell) sendLine(t int64, text string) int64 {
 type outKind uint8
 
 const (
-	outNone    outKind = iota
-	outSmall           // a few lines
-	outMedium          // a screenful or two
-	outLarge           // a file or a long listing
-	outTicker          // a line every second (ping, watch)
-	outStream          // irregular lines for seconds (build, apt, tail -f)
-	outScreen          // full-screen redraws (top)
+	outNone   outKind = iota
+	outSmall          // a few lines
+	outMedium         // a screenful or two
+	outLarge          // a file or a long listing
+	outTicker         // a line every second (ping, watch)
+	outStream         // irregular lines for seconds (build, apt, tail -f)
+	outScreen         // full-screen redraws (top)
 )
 
 // command is a command line and the shape of its output.
@@ -343,7 +396,7 @@ var (
 	// SecureCRT); OpenSSH >= 9.5 with a tty obscures keystroke timing.
 	sshHumanClients = []string{"SSH-2.0-OpenSSH_8.9p1 Ubuntu-3ubuntu0.10", "SSH-2.0-PuTTY_Release_0.81", "SSH-2.0-OpenSSH_for_Windows_8.1", "SSH-2.0-OpenSSH_9.0", "SSH-2.0-SecureCRT_9.5.1 (x64 build 3202)", "SSH-2.0-OpenSSH_8.4p1 Debian-5+deb11u3"}
 	sshAgentClients = []string{"SSH-2.0-paramiko_3.4.0", "SSH-2.0-AsyncSSH_2.17.0", "SSH-2.0-OpenSSH_8.9p1 Ubuntu-3ubuntu0.10", "SSH-2.0-Go", "SSH-2.0-libssh2_1.11.0"}
-	sshCiphers       = []float64{0.6, 0.2, 0.15, 0.05}
+	sshCiphers      = []float64{0.6, 0.2, 0.15, 0.05}
 )
 
 // sshLogin runs the SSH transport set-up, authentication and the session
@@ -367,11 +420,11 @@ func (s *shell) sshLogin(t int64, human bool, clientBanner string, exec string) 
 	sk := sshKexInit(r, true, modern)
 	c.f.st[srv].lit(c.off(srv), sk)
 	tsk := c.send(srv, max(tsb, tcb+c.turn(srv))+us*int64(r.intIn(100, 800)), len(sk))
-	// KEX_ECDH_INIT: curve25519 or the hybrid post-quantum key
-	// (mlkem768x25519: 1184 + 32 bytes; the reply carries 1088 + 32).
+	// KEX_ECDH_INIT: curve25519, or with OpenSSH 9.x on both ends the
+	// hybrid sntrup761x25519 (1158 + 32 bytes; the reply 1039 + 32).
 	qc, qs := 32, 32
 	if modern {
-		qc, qs = 1216, 1120
+		qc, qs = 1190, 1071
 	}
 	ti := s.sc.write(cli, max(tck, tsk+c.turn(cli))+us*int64(r.intIn(200, 1200)), [][]byte{sshKexECDHInit(r, qc)})
 	tr := s.sc.write(srv, ti+c.turn(srv)+us*int64(r.intIn(800, 5000)), [][]byte{sshKexECDHReply(r, qs), {21}})
@@ -425,11 +478,13 @@ func (s *shell) sshLogout(t int64) int64 {
 	r := s.r
 	c := s.c
 	s.advance(t + c.turn(srv))
+	s.flushLater(1 << 62)
 	t1 := s.outSend(t+c.turn(srv)+us*int64(r.intIn(200, 3000)), 8, "")
 	t2 := s.sc.packets(srv, t1+us*int64(r.intIn(100, 2000)), 1+4+4+11+1+4, 1+4, 1+4)
+	s.advance(t2 + c.turn(cli))
 	s.chaffOn = false
 	t3 := s.sc.packets(cli, t2+c.turn(cli)+us*int64(r.intIn(100, 800)), 1+4)
-	return c.close(cli, t3+us*int64(r.intIn(100, 3000)), us*int64(r.intIn(100, 3000)))
+	return s.close(cli, t3+us*int64(r.intIn(100, 3000)), us*int64(r.intIn(100, 3000)))
 }
 
 // telnetLogin negotiates options and logs in from t; human sessions type

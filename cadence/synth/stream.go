@@ -11,6 +11,14 @@ import "sort"
 type stream struct {
 	spans []span
 	arena []byte
+	bad   bool // a span was added out of order (an internal error)
+}
+
+func (s *stream) add(sp span) {
+	if k := len(s.spans); k > 0 && sp.off < s.spans[k-1].off+s.spans[k-1].n {
+		s.bad = true
+	}
+	s.spans = append(s.spans, sp)
 }
 
 type spanKind uint8
@@ -30,7 +38,7 @@ func (s *stream) lit(off uint32, b []byte) {
 	if len(b) == 0 {
 		return
 	}
-	s.spans = append(s.spans, span{off: off, n: uint32(len(b)), a: uint32(len(s.arena)), kind: spanLit})
+	s.add(span{off: off, n: uint32(len(b)), a: uint32(len(s.arena)), kind: spanLit})
 	s.arena = append(s.arena, b...)
 }
 
@@ -39,7 +47,7 @@ func (s *stream) text(off uint32, n int) {
 	if n <= 0 {
 		return
 	}
-	s.spans = append(s.spans, span{off: off, n: uint32(n), kind: spanText})
+	s.add(span{off: off, n: uint32(n), kind: spanText})
 }
 
 // fill writes the content of [off, off+len(dst)) into dst.

@@ -41,6 +41,10 @@ type tcpConn struct {
 	rto       int64
 	lastArr   [2]int64 // last arrival event time of data sent by each side
 	maxCwnd   [2]float64
+	// ssai: the side restarts slow start after an idle period
+	// (net.ipv4.tcp_slow_start_after_idle, on by default; large
+	// front ends often turn it off).
+	ssai [2]bool
 }
 
 type arrival struct {
@@ -87,14 +91,13 @@ const (
 )
 
 type event struct {
-	t     int64
-	seq   uint64
-	kind  evKind
-	side  uint8 // evArrive: sender; evDelAck: receiver; evRetx: sender
-	lost  bool
-	gen   uint32
-	s, n  uint32
-	sentT int64
+	t    int64
+	seq  uint64
+	kind evKind
+	side uint8 // evArrive: sender; evDelAck: receiver; evRetx: sender
+	lost bool
+	gen  uint32
+	s, n uint32
 }
 
 type evHeap []event
@@ -188,6 +191,7 @@ func newTCP(f *flow, r *rng, pp pathParams, osc, oss osKind) *tcpConn {
 		c.rx[d].quick = quickAcks
 		c.rx[d].ato = c.delack(d)
 	}
+	c.ssai = [2]bool{true, true}
 	c.rtt = 2 * (pp.owdCli + pp.owdSrv)
 	c.rto = 200*ms + c.rtt
 	return c
@@ -279,7 +283,7 @@ func (c *tcpConn) runUntil(t int64) {
 				tx.retxGen++
 				tx.ssthresh = max(2, tx.cwnd/2)
 				tx.cwnd = tx.ssthresh
-				c.emitSeg(int(e.side), max(e.t, c.lastT[e.side]+us), e.s, int(e.n), schemas.TCPAck|schemas.TCPPsh, false, true)
+				c.emitSeg(int(e.side), max(e.t, c.lastT[e.side]+us), e.s, int(e.n), schemas.TCPAck|schemas.TCPPsh, false)
 			}
 		}
 	}
@@ -394,7 +398,7 @@ func (c *tcpConn) pushArr(p int, t int64) {
 }
 
 // emitSeg writes one data segment of side d at t and schedules its arrival.
-func (c *tcpConn) emitSeg(d int, t int64, seq uint32, n int, flags uint8, mayLose, retx bool) {
+func (c *tcpConn) emitSeg(d int, t int64, seq uint32, n int, flags uint8, mayLose bool) {
 	p := 1 - d
 	lost, seen := false, true
 	tx := &c.tx[d]
@@ -432,8 +436,7 @@ func (c *tcpConn) emitSeg(d int, t int64, seq uint32, n int, flags uint8, mayLos
 	// Segments of one direction arrive in the order they were sent.
 	at := max(t+2*c.owd[p]+us*int64(8+c.r.IntN(30)), c.lastArr[d]+1)
 	c.lastArr[d] = at
-	c.pushEv(event{t: at, kind: evArrive, side: uint8(d), lost: lost, s: seq, n: uint32(n), sentT: t})
-	_ = retx
+	c.pushEv(event{t: at, kind: evArrive, side: uint8(d), lost: lost, s: seq, n: uint32(n)})
 }
 
 // frameOverhead is the link+IP+TCP bytes of a data segment (for pacing).
@@ -461,7 +464,7 @@ func (c *tcpConn) send(d int, t int64, n int) int64 {
 	}
 	t = max(t, c.lastT[d]+us)
 	tx := &c.tx[d]
-	if tx.lastData != 0 && t-tx.lastData > c.rto {
+	if c.ssai[d] && tx.lastData != 0 && t-tx.lastData > c.rto {
 		// Slow start after idle (tcp_slow_start_after_idle).
 		tx.cwnd = min(tx.cwnd, initialCwnd)
 	}
@@ -491,7 +494,7 @@ func (c *tcpConn) send(d int, t int64, n int) int64 {
 		if n == 0 {
 			flags |= schemas.TCPPsh
 		}
-		c.emitSeg(d, s, c.nxt[d], seg, flags, true, false)
+		c.emitSeg(d, s, c.nxt[d], seg, flags, true)
 		c.nxt[d] += uint32(seg)
 		if len(tx.ring) < ringSize {
 			tx.ring = append(tx.ring, s)
@@ -512,14 +515,19 @@ func (c *tcpConn) send(d int, t int64, n int) int64 {
 	return s
 }
 
-// idle advances the connection clock to t, letting pending ACKs and
-// retransmissions happen (use before long pauses in which nothing is sent).
-func (c *tcpConn) idle(t int64) { c.runUntil(t) }
+// drain runs events until no retransmission is pending (a lost segment is
+// always recovered before the connection ends).
+func (c *tcpConn) drain() {
+	for (c.tx[0].retxPending || c.tx[1].retxPending) && len(c.evq) > 0 {
+		c.runUntil(c.evq[0].t)
+	}
+}
 
 // close sends a FIN from side d at t; the peer answers with its own FIN after
 // peerDelay (combined with the ACK when that is shorter than its delayed-ACK
 // timeout), and d acknowledges it. It returns the time of the last packet.
 func (c *tcpConn) close(d int, t int64, peerDelay int64) int64 {
+	c.drain()
 	t = max(t, c.now, c.lastT[d]+us)
 	c.runUntil(t)
 	t = max(t, c.lastT[d]+us)
@@ -560,6 +568,7 @@ func (c *tcpConn) close(d int, t int64, peerDelay int64) int64 {
 
 // reset aborts the connection with a RST from side d at t.
 func (c *tcpConn) reset(d int, t int64) int64 {
+	c.drain()
 	t = max(t, c.now, c.lastT[d]+us)
 	c.runUntil(t)
 	t = max(t, c.lastT[d]+us)
@@ -573,6 +582,7 @@ func (c *tcpConn) reset(d int, t int64) int64 {
 // abandon ends the simulation without closing (the connection is still open
 // when the capture ends): pending ACKs up to t still happen.
 func (c *tcpConn) abandon(t int64) {
+	c.drain()
 	c.runUntil(t)
 	c.evq = c.evq[:0]
 }

@@ -26,10 +26,10 @@ type Outputs struct {
 
 // Summary describes what Generate wrote.
 type Summary struct {
-	Episodes  int
-	Flows     int
-	Packets   int64
-	PcapBytes int64
+	Episodes  int   // episodes run (one session or activity each)
+	Flows     int   // flows written (conn.log rows, truth lines)
+	Packets   int64 // packets in the pcap
+	PcapBytes int64 // size of the pcap file
 	// First and Last are the times of the first and last packet.
 	First, Last time.Time
 	// FlowsByClass and FlowsByScenario count flows.
@@ -102,13 +102,13 @@ func Generate(cfg Config, out Outputs) (Summary, error) {
 }
 
 type sinks struct {
-	bufs              []*bufio.Writer
-	pcap              *pcapOut
-	conn, ssl         *zeekLog
-	truth             *bufio.Writer
-	row               []byte
-	headersDone       bool
-	first, last       int64
+	bufs        []*bufio.Writer
+	pcap        *pcapOut
+	conn, ssl   *zeekLog
+	truth       *bufio.Writer
+	row         []byte
+	headersDone bool
+	first, last int64
 }
 
 func bufOrDiscard(w io.Writer) *bufio.Writer {

@@ -51,6 +51,9 @@ func (fc *flowCount) observe(f *flow, p *pkt, ipLen int) {
 	if f.proto != schemas.ProtoTCP {
 		fc.udpBytes[d] += int64(p.n)
 		fc.last = p.t
+		if p.n > 0 {
+			fc.mark(d, 4)
+		}
 		return
 	}
 	// Zeek's duration leaves out the final ACK of a teardown.
