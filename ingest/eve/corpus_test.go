@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aegis-nsm/aegis/ingest/logscan/logscantest"
 	"github.com/aegis-nsm/aegis/schemas"
 )
 
@@ -19,7 +20,7 @@ func ts(s string) int64 {
 }
 
 func TestCorpusDocExamples(t *testing.T) {
-	path := corpus(t, "suricata-eve-reference/eve-doc-examples.jsonl")
+	path := logscantest.Corpus(t, "suricata-eve-reference/eve-doc-examples.jsonl")
 
 	// Every event decodes on its own.
 	f, err := os.Open(path)
@@ -71,7 +72,7 @@ func TestCorpusDocExamples(t *testing.T) {
 func TestCorpusStoredEVE(t *testing.T) {
 	// The only eve.json suricata-verify stores, exactly as Suricata wrote
 	// it (note the escaped slashes).
-	flows, st, err := ReadFile(corpus(t, "suricata/output-eve-fileinfo/expected/eve.json"))
+	flows, st, err := ReadFile(logscantest.Corpus(t, "suricata/output-eve-fileinfo/expected/eve.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/aegis-nsm/aegis/ingest/logscan/logscantest"
 )
 
 // pcapTimes returns the first and last packet time (ns) and the sum of the
@@ -53,11 +55,11 @@ func suricataTime(ns int64, offsetSeconds int) string {
 // in UTC and one at -0500 would write them, and checks the decoded flow
 // against the expectations: pkts 10/19, bytes 1584/6151, age 57.
 func TestBug2646(t *testing.T) {
-	first, last, frameBytes, packets := pcapTimes(t, corpus(t, "suricata/bug-2646-01/input.pcap"))
+	first, last, frameBytes, packets := pcapTimes(t, logscantest.Corpus(t, "suricata/bug-2646-01/input.pcap"))
 	if packets != 29 || frameBytes != 1584+6151 {
 		t.Fatalf("pcap: %d packets, %d frame bytes; want 29 and 7735", packets, frameBytes)
 	}
-	filters := readTestYAML(t, corpus(t, "suricata/bug-2646-01/test.yaml"))
+	filters := readTestYAML(t, logscantest.Corpus(t, "suricata/bug-2646-01/test.yaml"))
 	if len(filters) != 2 {
 		t.Fatalf("%d filters", len(filters))
 	}
@@ -105,7 +107,7 @@ func TestBug2646(t *testing.T) {
 // TestCommunityIDIPv6 rebuilds suricata-verify's community-id-ipv6: two
 // TLS 1.3 flows over IPv6 with community_id, SNI joined by flow_id.
 func TestCommunityIDIPv6(t *testing.T) {
-	filters := readTestYAML(t, corpus(t, "suricata/community-id-ipv6/test.yaml"))
+	filters := readTestYAML(t, logscantest.Corpus(t, "suricata/community-id-ipv6/test.yaml"))
 	if len(filters) != 4 {
 		t.Fatalf("%d filters", len(filters))
 	}

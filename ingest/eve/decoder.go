@@ -78,7 +78,12 @@ func NewDecoder(file string, cfg Config) (*Decoder, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Decoder{file: file, cfg: cfg.withDefaults()}, nil
+	return newDecoder(file, cfg.withDefaults()), nil
+}
+
+// newDecoder is NewDecoder for a cfg that is valid and has its defaults.
+func newDecoder(file string, cfg Config) *Decoder {
+	return &Decoder{file: file, cfg: cfg}
 }
 
 // File returns the file name the Decoder was made for.
@@ -101,10 +106,7 @@ func (d *Decoder) Stats() Stats { return d.stats.clone() }
 func (d *Decoder) Decode(line []byte) (Result, error) {
 	d.line++
 	d.stats.Lines++
-	line = bytes.TrimRight(line, "\r\n")
-	if d.line == 1 {
-		line = bytes.TrimPrefix(line, []byte("\xef\xbb\xbf")) // UTF-8 BOM
-	}
+	line = logscan.TrimLine(line, d.line == 1)
 	if len(bytes.TrimSpace(line)) == 0 {
 		d.stats.Blank++
 		return Result{Kind: KindBlank}, nil
@@ -126,10 +128,9 @@ func (d *Decoder) Decode(line []byte) (Result, error) {
 	return res, nil
 }
 
-// countLineTooLong records a line the reader dropped for its length.
-func (d *Decoder) countLineTooLong(n int) *LineError {
+// countLineTooLong counts a line the reader skipped for its length.
+func (d *Decoder) countLineTooLong() {
 	d.line++
 	d.stats.Lines++
 	d.stats.countBad(ReasonLineTooLong)
-	return d.lineError("", ReasonLineTooLong, nil, errorf("%d bytes, limit %d", n, d.cfg.MaxLineBytes))
 }

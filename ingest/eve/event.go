@@ -183,26 +183,11 @@ func quicSlot(key []byte) slot {
 
 // scanObject reads the members of a nested object into slots.
 func (d *Decoder) scanObject(slotOf func([]byte) slot) error {
-	s := &d.js
-	if err := s.OpenObject(); err != nil {
-		return err
-	}
-	for first := true; ; first = false {
-		key, ok, err := s.Member(first)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return nil
-		}
-		v, err := s.Value(2)
-		if err != nil {
-			return err
-		}
+	return d.js.Members(1, func(key, v logscan.JSONValue) {
 		if !key.Esc {
 			if sl := slotOf(key.Raw); sl != slotNone {
 				d.ev.v[sl] = v
 			}
 		}
-	}
+	})
 }

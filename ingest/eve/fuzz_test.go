@@ -2,18 +2,19 @@ package eve
 
 import (
 	"bytes"
-	"errors"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/aegis-nsm/aegis/ingest/logscan/logscantest"
 )
 
 // FuzzEVEDecode feeds arbitrary input, split into lines, to one Decoder and
 // checks that it never panics, that every error is a *LineError for the
 // current line, and that the counters add up.
 func FuzzEVEDecode(f *testing.F) {
-	seeds, _ := filepath.Glob(filepath.Join(corpusRoot, "suricata-eve-reference", "*.jsonl"))
-	seeds = append(seeds, filepath.Join(corpusRoot, "suricata", "output-eve-fileinfo", "expected", "eve.json"))
+	seeds, _ := filepath.Glob(filepath.Join(logscantest.CorpusRoot, "suricata-eve-reference", "*.jsonl"))
+	seeds = append(seeds, filepath.Join(logscantest.CorpusRoot, "suricata", "output-eve-fileinfo", "expected", "eve.json"))
 	for _, p := range seeds {
 		if data, err := os.ReadFile(p); err == nil {
 			f.Add(data)
@@ -30,11 +31,7 @@ func FuzzEVEDecode(f *testing.F) {
 		for line := range bytes.SplitSeq(data, []byte("\n")) {
 			res, err := d.Decode(line)
 			if err != nil {
-				var le *LineError
-				if !errors.As(err, &le) || le.Line != d.Line() || le.Reason == "" || le.File != "fuzz.json" {
-					t.Fatalf("error %#v is not a LineError for line %d", err, d.Line())
-				}
-				_ = le.Error()
+				logscantest.CheckLineError(t, err, "fuzz.json", d.Line())
 				continue
 			}
 			switch res.Kind {

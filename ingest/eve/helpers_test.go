@@ -1,25 +1,6 @@
 package eve
 
-import (
-	"os"
-	"path/filepath"
-	"testing"
-)
-
-// corpusRoot is the shared corpus of real Zeek and Suricata output (see its
-// MANIFEST.md), reached from this package's directory.
-const corpusRoot = "../../../shared/corpus"
-
-// corpus returns the path of a corpus file, skipping the test when the
-// corpus is not there.
-func corpus(t testing.TB, rel string) string {
-	t.Helper()
-	p := filepath.Join(corpusRoot, rel)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("corpus file %s not available (%v): the shared corpus is not checked out next to this repository", p, err)
-	}
-	return p
-}
+import "testing"
 
 func newTestDecoder(t testing.TB) *Decoder {
 	t.Helper()

@@ -10,6 +10,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/aegis-nsm/aegis/ingest/logscan/logscantest"
+	"github.com/aegis-nsm/aegis/schemas"
 )
 
 // testdata/malformed-eve.json: good events around bad ones of every kind.
@@ -133,26 +136,11 @@ func TestConfigValidate(t *testing.T) {
 }
 
 func TestReadFileConcurrent(t *testing.T) {
-	path := corpus(t, "suricata-eve-reference/eve-doc-examples.jsonl")
-	want, _, err := ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	errs := make(chan error, 8)
-	for range 8 {
-		go func() {
-			flows, _, err := ReadFile(path)
-			if err == nil && (len(flows) != len(want) || flows[0] != want[0]) {
-				err = errors.New("different result")
-			}
-			errs <- err
-		}()
-	}
-	for range 8 {
-		if err := <-errs; err != nil {
-			t.Error(err)
-		}
-	}
+	path := logscantest.Corpus(t, "suricata-eve-reference/eve-doc-examples.jsonl")
+	logscantest.CheckConcurrentReads(t, 8, func() ([]schemas.IDSFlow, error) {
+		flows, _, err := ReadFile(path)
+		return flows, err
+	})
 }
 
 func TestStatsString(t *testing.T) {

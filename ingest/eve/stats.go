@@ -3,8 +3,9 @@ package eve
 import (
 	"fmt"
 	"maps"
-	"slices"
 	"strings"
+
+	"github.com/aegis-nsm/aegis/ingest/logscan"
 )
 
 // Stats counts what a Decoder (or a reader) saw. Lines = Blank + Flows +
@@ -20,13 +21,13 @@ type Stats struct {
 	Skipped int64
 	// Events counts every well-formed event by event_type, the decoded ones
 	// included (at most 256 types; the rest under OtherEventTypes).
-	Events map[string]int64
+	Events logscan.Counts[string]
 	// UnknownProto counts flow events whose proto name Aegis cannot number;
 	// they are decoded with Proto 0.
 	UnknownProto int64
 	// Bad counts rejected lines; BadByReason splits it by Reason.
 	Bad         int64
-	BadByReason map[Reason]int64 // Bad by Reason
+	BadByReason logscan.Counts[Reason] // Bad by Reason
 
 	// The fields below are filled by the readers (ReadFile, ReadFiles,
 	// Read), not by a Decoder.
@@ -45,7 +46,7 @@ type Stats struct {
 func (s Stats) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d lines: %d flow, %d sni, %d skipped, %d bad", s.Lines, s.Flows, s.SNI, s.Skipped, s.Bad)
-	writeCounts(&b, s.BadByReason)
+	s.BadByReason.WriteSorted(&b)
 	if s.SNI > 0 {
 		fmt.Fprintf(&b, "; sni matched %d, unmatched %d, attached %d", s.SNIMatched, s.SNIUnmatched, s.SNIAttached)
 	}
@@ -55,21 +56,6 @@ func (s Stats) String() string {
 	return b.String()
 }
 
-// writeCounts appends " (k1 n1, k2 n2)" in key order.
-func writeCounts[K ~string](b *strings.Builder, m map[K]int64) {
-	if len(m) == 0 {
-		return
-	}
-	b.WriteString(" (")
-	for i, k := range slices.Sorted(maps.Keys(m)) {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(b, "%s %d", k, m[k])
-	}
-	b.WriteString(")")
-}
-
 // Add adds o's counters to s (Errors are appended).
 func (s *Stats) Add(o Stats) {
 	s.Lines += o.Lines
@@ -77,20 +63,10 @@ func (s *Stats) Add(o Stats) {
 	s.Flows += o.Flows
 	s.SNI += o.SNI
 	s.Skipped += o.Skipped
-	for k, v := range o.Events {
-		if s.Events == nil {
-			s.Events = make(map[string]int64)
-		}
-		s.Events[k] += v
-	}
+	s.Events.Add(o.Events)
 	s.UnknownProto += o.UnknownProto
 	s.Bad += o.Bad
-	for k, v := range o.BadByReason {
-		if s.BadByReason == nil {
-			s.BadByReason = make(map[Reason]int64)
-		}
-		s.BadByReason[k] += v
-	}
+	s.BadByReason.Add(o.BadByReason)
 	s.Errors = append(s.Errors, o.Errors...)
 	s.SNIMatched += o.SNIMatched
 	s.SNIUnmatched += o.SNIUnmatched
@@ -109,10 +85,7 @@ func (s Stats) clone() Stats {
 
 func (s *Stats) countBad(r Reason) {
 	s.Bad++
-	if s.BadByReason == nil {
-		s.BadByReason = make(map[Reason]int64)
-	}
-	s.BadByReason[r]++
+	s.BadByReason.Inc(r)
 }
 
 // maxEventTypes bounds Stats.Events, so that garbled input cannot grow it
@@ -124,11 +97,5 @@ const maxEventTypes = 256
 const OtherEventTypes = "(other)"
 
 func (s *Stats) countEvent(t string) {
-	if s.Events == nil {
-		s.Events = make(map[string]int64)
-	}
-	if _, ok := s.Events[t]; !ok && len(s.Events) >= maxEventTypes {
-		t = OtherEventTypes
-	}
-	s.Events[t]++
+	s.Events.IncBounded(t, maxEventTypes, OtherEventTypes)
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aegis-nsm/aegis/ingest/logscan/logscantest"
 )
 
 // A suricata-verify check: a filter that requires count events whose
@@ -157,7 +159,7 @@ var protoNumbers = map[string]uint8{"TCP": 6, "UDP": 17, "ICMP": 1, "IPv6-ICMP":
 // expectation in the corpus's suricata-verify test.yaml files, and checks
 // each expected field against the decoded IDSFlow.
 func TestSuricataVerifyFlows(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join(corpus(t, "suricata"), "*", "test.yaml"))
+	files, err := filepath.Glob(filepath.Join(logscantest.Corpus(t, "suricata"), "*", "test.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,9 @@
 // Package logscan provides fast, allocation-free scanning of IDS log lines:
 // a bounded line reader, a JSON object scanner, and parsers for the
 // addresses, ports, numbers and timestamps Zeek and Suricata write, plus a
-// per-file string interner.
+// per-file string interner; and the reading layer the decoders share
+// around it: the file-reading loop, the rejected-line error and the
+// per-key counters of their Stats.
 //
 // It is the shared lexical layer of the ingest/zeek and ingest/eve
 // decoders. Everything works on byte slices of the line being decoded and
@@ -18,6 +20,15 @@
 //     exactly (no float64 on the way); what they accept reads as it would
 //     with strconv, time or net/netip.
 //   - Interner keeps one copy of the small strings a log repeats.
+//   - FileReader opens files and feeds their lines to a LineDecoder
+//     (ReadFiles, ReadLines), skipping overlong lines and keeping the
+//     first rejected lines; TrimLine strips a line's ending and BOM.
+//   - LineError (with Reason) reports a rejected line; NewLineError builds
+//     one.
+//   - Counts counts lines by key (reason, event type, log path), bounded
+//     on request.
 //
-// None of the types is safe for concurrent use; use one of each per file.
+// None of the types is safe for concurrent use; use one of each per file
+// (one FileReader per ReadFiles call). Package logscantest holds the test
+// helpers of the decoders.
 package logscan

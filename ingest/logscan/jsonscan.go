@@ -146,6 +146,31 @@ func (s *JSONScanner) Member(first bool) (key JSONValue, ok bool, err error) {
 	return key, true, nil
 }
 
+// Members walks a whole object whose members are read as plain values:
+// it opens the object that comes next, a value at depth depth (1 for a
+// member of the top-level object), and calls fn with the key and value of
+// each member in order (Value at depth+1), up to the object's '}'. The
+// keys and values alias the scanned text, as Member's and Value's do.
+func (s *JSONScanner) Members(depth int, fn func(key, val JSONValue)) error {
+	if err := s.OpenObject(); err != nil {
+		return err
+	}
+	for first := true; ; first = false {
+		key, ok, err := s.Member(first)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return nil
+		}
+		v, err := s.Value(depth + 1)
+		if err != nil {
+			return err
+		}
+		fn(key, v)
+	}
+}
+
 // OpenArray consumes the '[' that starts an array; it is an error if the
 // next non-space byte is anything else.
 func (s *JSONScanner) OpenArray() error {

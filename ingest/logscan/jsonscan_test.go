@@ -121,3 +121,33 @@ func TestJSONScannerNoAlloc(t *testing.T) {
 		t.Errorf("scanning allocates %.1f times per line", n)
 	}
 }
+
+func TestJSONScannerMembers(t *testing.T) {
+	var s JSONScanner
+	s.Reset([]byte(`{"a":{"x":1,"y\u0041":"s","z":[1,{"k":null}]},"b":2}`))
+	if err := s.OpenObject(); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := s.Member(true); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	var got []string
+	err := s.Members(1, func(key, v JSONValue) {
+		got = append(got, string(key.Raw)+"="+string(v.Raw))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `x=1 y\u0041=s z=[1,{"k":null}]`; strings.Join(got, " ") != want {
+		t.Errorf("members %s, want %s", strings.Join(got, " "), want)
+	}
+	if key, ok, err := s.Member(false); !ok || err != nil || string(key.Raw) != "b" {
+		t.Fatal(key, ok, err)
+	}
+	for _, bad := range []string{`[1]`, `{"x":}`, `{"x":1`, `{"x":1,}`} {
+		s.Reset([]byte(bad))
+		if err := s.Members(1, func(key, v JSONValue) {}); err == nil {
+			t.Errorf("Members(%s): no error", bad)
+		}
+	}
+}

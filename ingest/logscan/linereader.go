@@ -4,6 +4,7 @@ package logscan
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"errors"
 	"io"
@@ -79,4 +80,15 @@ func (lr *LineReader) Next() (line []byte, tooLong int, err error) {
 		return nil, n, nil
 	}
 	return lr.buf, 0, nil
+}
+
+// TrimLine returns line without its "\n" or "\r\n" ending and, for the
+// first line of a file, without a UTF-8 byte order mark: the line as the
+// decoders read it.
+func TrimLine(line []byte, first bool) []byte {
+	line = bytes.TrimRight(line, "\r\n")
+	if first {
+		line = bytes.TrimPrefix(line, []byte("\xef\xbb\xbf")) // UTF-8 BOM
+	}
+	return line
 }

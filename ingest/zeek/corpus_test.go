@@ -9,23 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aegis-nsm/aegis/ingest/logscan/logscantest"
 	"github.com/aegis-nsm/aegis/schemas"
 )
-
-// corpusRoot is the shared corpus of real Zeek and Suricata output (see its
-// MANIFEST.md), reached from this package's directory.
-const corpusRoot = "../../../shared/corpus"
-
-// corpus returns the path of a corpus file, skipping the test when the
-// corpus is not there.
-func corpus(t testing.TB, rel string) string {
-	t.Helper()
-	p := filepath.Join(corpusRoot, rel)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("corpus file %s not available (%v): the shared corpus is not checked out next to this repository", p, err)
-	}
-	return p
-}
 
 // dataRows counts the lines not starting with '#' (grep -vc '^#').
 func dataRows(t *testing.T, path string) int64 {
@@ -49,13 +35,13 @@ func dataRows(t *testing.T, path string) int64 {
 }
 
 func TestCorpusConnLogs(t *testing.T) {
-	corpus(t, "zeek")
-	files, err := filepath.Glob(filepath.Join(corpusRoot, "zeek", "*", "conn.log"))
+	logscantest.Corpus(t, "zeek")
+	files, err := filepath.Glob(filepath.Join(logscantest.CorpusRoot, "zeek", "*", "conn.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(files) < 17 {
-		t.Fatalf("found %d conn.logs under %s/zeek, want 17", len(files), corpusRoot)
+		t.Fatalf("found %d conn.logs under %s/zeek, want 17", len(files), logscantest.CorpusRoot)
 	}
 	for _, path := range files {
 		t.Run(filepath.Base(filepath.Dir(path)), func(t *testing.T) {
@@ -175,7 +161,7 @@ func TestCorpusSpotValues(t *testing.T) {
 	cache := map[string][]schemas.IDSFlow{}
 	for _, tt := range tests {
 		t.Run(tt.log+"/"+tt.uid, func(t *testing.T) {
-			path := corpus(t, tt.log)
+			path := logscantest.Corpus(t, tt.log)
 			flows, ok := cache[path]
 			if !ok {
 				var err error
@@ -195,7 +181,7 @@ func TestCorpusSpotValues(t *testing.T) {
 }
 
 func TestCorpusTunnelParents(t *testing.T) {
-	flows, _, err := ReadFile(corpus(t, "zeek/teredo/conn.log"))
+	flows, _, err := ReadFile(logscantest.Corpus(t, "zeek/teredo/conn.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,14 +200,14 @@ func TestCorpusTunnelParents(t *testing.T) {
 func TestCorpusMaskedTimestamps(t *testing.T) {
 	// btest masks the first ts on each line; quic-over-ppp's start at the
 	// epoch were left alone by the mask's pattern.
-	_, st, err := ReadFile(corpus(t, "zeek/ssh-basic/conn.log"))
+	_, st, err := ReadFile(logscantest.Corpus(t, "zeek/ssh-basic/conn.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if st.UnknownTime != 25 {
 		t.Errorf("ssh-basic UnknownTime = %d, want 25", st.UnknownTime)
 	}
-	_, st, err = ReadFile(corpus(t, "zeek/quic-over-ppp/conn.log"))
+	_, st, err = ReadFile(logscantest.Corpus(t, "zeek/quic-over-ppp/conn.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +219,7 @@ func TestCorpusMaskedTimestamps(t *testing.T) {
 func TestCorpusSSLJoin(t *testing.T) {
 	for _, dir := range []string{"zeek/imap-starttls", "zeek/mysql-tls12-aws-rds"} {
 		t.Run(dir, func(t *testing.T) {
-			conn, ssl := corpus(t, dir+"/conn.log"), corpus(t, dir+"/ssl.log")
+			conn, ssl := logscantest.Corpus(t, dir+"/conn.log"), logscantest.Corpus(t, dir+"/ssl.log")
 			flows, st, err := ReadFiles(conn, ssl)
 			if err != nil {
 				t.Fatal(err)
@@ -303,7 +289,7 @@ func setColumn(t *testing.T, path, column, value string) string {
 func TestCorpusOtherLogsSkipped(t *testing.T) {
 	// Every other log in the corpus is recognised by its #path and
 	// skipped without an error.
-	files, err := filepath.Glob(filepath.Join(corpus(t, "zeek"), "*", "*.log"))
+	files, err := filepath.Glob(filepath.Join(logscantest.Corpus(t, "zeek"), "*", "*.log"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -85,9 +85,14 @@ func NewDecoder(file string, cfg Config) (*Decoder, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	d := &Decoder{file: file, cfg: cfg.withDefaults()}
+	return newDecoder(file, cfg.withDefaults()), nil
+}
+
+// newDecoder is NewDecoder for a cfg that is valid and has its defaults.
+func newDecoder(file string, cfg Config) *Decoder {
+	d := &Decoder{file: file, cfg: cfg}
 	d.hdr.reset()
-	return d, nil
+	return d
 }
 
 // File returns the file name the Decoder was made for.
@@ -125,10 +130,7 @@ func (d *Decoder) Stats() Stats { return d.stats.clone() }
 func (d *Decoder) Decode(line []byte) (Result, error) {
 	d.line++
 	d.stats.Lines++
-	line = bytes.TrimRight(line, "\r\n")
-	if d.line == 1 {
-		line = bytes.TrimPrefix(line, []byte("\xef\xbb\xbf")) // UTF-8 BOM
-	}
+	line = logscan.TrimLine(line, d.line == 1)
 	var (
 		res Result
 		err *LineError
@@ -161,12 +163,11 @@ func (d *Decoder) Decode(line []byte) (Result, error) {
 	return res, nil
 }
 
-// countLineTooLong records a line the reader dropped for its length.
-func (d *Decoder) countLineTooLong(n int) *LineError {
+// countLineTooLong counts a line the reader skipped for its length.
+func (d *Decoder) countLineTooLong() {
 	d.line++
 	d.stats.Lines++
 	d.stats.countBad(ReasonLineTooLong)
-	return d.lineError("", ReasonLineTooLong, nil, errorf("%d bytes, limit %d", n, d.cfg.MaxLineBytes))
 }
 
 // kindOfPath classifies a log path with the configured path lists.

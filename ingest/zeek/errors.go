@@ -2,12 +2,13 @@ package zeek
 
 import (
 	"fmt"
-	"strconv"
+
+	"github.com/aegis-nsm/aegis/ingest/logscan"
 )
 
 // Reason classifies why a line was rejected. Stats counts rejected lines by
 // Reason; the values are stable and safe to use as metric labels.
-type Reason string
+type Reason = logscan.Reason
 
 // The reasons a line is rejected.
 const (
@@ -38,59 +39,19 @@ const (
 	ReasonBadJSON Reason = "bad_json"
 	// ReasonLineTooLong: a line exceeds Config.MaxLineBytes; the readers
 	// skip it up to the next newline.
-	ReasonLineTooLong Reason = "line_too_long"
+	ReasonLineTooLong = logscan.ReasonLineTooLong
 )
 
-// maxErrorValue bounds how much of an offending value a LineError quotes.
-const maxErrorValue = 64
-
-// LineError reports one rejected line: where it was, which field, why.
-// The decoder skips the line and goes on with the next one.
-type LineError struct {
-	File   string // file name as given to the decoder ("" when unnamed)
-	Line   int64  // 1-based line number
-	Field  string // field name, "" when the line as a whole is bad
-	Reason Reason // why the line was rejected
-	Value  string // the offending value, truncated to 64 bytes ("" if none)
-	Err    error  // detail, may be nil
-}
-
-// Error formats the error as "file:line: field: reason: detail (value)".
-func (e *LineError) Error() string {
-	b := make([]byte, 0, 96)
-	if e.File != "" {
-		b = append(b, e.File...)
-		b = append(b, ':')
-	}
-	b = strconv.AppendInt(b, e.Line, 10)
-	b = append(b, ": "...)
-	if e.Field != "" {
-		b = append(b, "field "...)
-		b = append(b, e.Field...)
-		b = append(b, ": "...)
-	}
-	b = append(b, e.Reason...)
-	if e.Err != nil {
-		b = append(b, ": "...)
-		b = append(b, e.Err.Error()...)
-	}
-	if e.Value != "" {
-		b = append(b, ' ')
-		b = strconv.AppendQuote(b, e.Value)
-	}
-	return string(b)
-}
-
-// Unwrap returns the detail error.
-func (e *LineError) Unwrap() error { return e.Err }
+// LineError reports one rejected line: where it was, which field (a Zeek
+// field name, "id.orig_h"), why. The decoder skips the line and goes on
+// with the next one. Its Error method formats it as
+// `file:line: field f: reason: detail "value"`.
+type LineError = logscan.LineError
 
 // lineError builds a LineError for the current line, copying at most
-// maxErrorValue bytes of val (val may alias the caller's buffer).
+// logscan.MaxErrorValue bytes of val (val may alias the caller's buffer).
 func (d *Decoder) lineError(field string, reason Reason, val []byte, err error) *LineError {
-	if len(val) > maxErrorValue {
-		val = val[:maxErrorValue]
-	}
-	return &LineError{File: d.file, Line: d.line, Field: field, Reason: reason, Value: string(val), Err: err}
+	return logscan.NewLineError(d.file, d.line, field, reason, val, err)
 }
 
 func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }

@@ -2,10 +2,11 @@ package zeek
 
 import (
 	"bytes"
-	"errors"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/aegis-nsm/aegis/ingest/logscan/logscantest"
 )
 
 // FuzzZeekDecode feeds arbitrary input, split into lines, to one Decoder (so
@@ -13,7 +14,7 @@ import (
 // never panics, that every error is a *LineError for the current line, and
 // that the counters add up.
 func FuzzZeekDecode(f *testing.F) {
-	seeds, _ := filepath.Glob(filepath.Join(corpusRoot, "zeek", "*", "*.log"))
+	seeds, _ := filepath.Glob(filepath.Join(logscantest.CorpusRoot, "zeek", "*", "*.log"))
 	seeds = append(seeds, "testdata/malformed-conn.log")
 	for _, p := range seeds {
 		if data, err := os.ReadFile(p); err == nil && len(data) < 64<<10 {
@@ -30,11 +31,7 @@ func FuzzZeekDecode(f *testing.F) {
 		for line := range bytes.SplitSeq(data, []byte("\n")) {
 			res, err := d.Decode(line)
 			if err != nil {
-				var le *LineError
-				if !errors.As(err, &le) || le.Line != d.Line() || le.Reason == "" || le.File != "fuzz.log" {
-					t.Fatalf("error %#v is not a LineError for line %d", err, d.Line())
-				}
-				_ = le.Error()
+				logscantest.CheckLineError(t, err, "fuzz.log", d.Line())
 				continue
 			}
 			switch res.Kind {

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/aegis-nsm/aegis/ingest/logscan/logscantest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
@@ -16,7 +18,7 @@ var update = flag.Bool("update", false, "rewrite the golden files under testdata
 // testdata/golden/<name>.json. Run with -update after a deliberate change
 // and review the diff.
 func TestGoldenCorpus(t *testing.T) {
-	root := corpus(t, "zeek")
+	root := logscantest.Corpus(t, "zeek")
 	dirs, err := filepath.Glob(filepath.Join(root, "*"))
 	if err != nil {
 		t.Fatal(err)
@@ -37,7 +39,7 @@ func TestGoldenCorpus(t *testing.T) {
 				t.Fatal(err)
 			}
 			for i := range flows {
-				rel, _ := filepath.Rel(corpusRoot, flows[i].File)
+				rel, _ := filepath.Rel(logscantest.CorpusRoot, flows[i].File)
 				flows[i].File = filepath.ToSlash(rel)
 			}
 			got, err := json.MarshalIndent(flows, "", "  ")

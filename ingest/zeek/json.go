@@ -90,26 +90,11 @@ func (d *Decoder) decodeJSON(line []byte) (Result, *LineError) {
 
 // scanIDObject reads a nested {"orig_h":..., "orig_p":...} object.
 func (d *Decoder) scanIDObject(slots *[numRoles]val, seen *[numRoles]bool) error {
-	s := &d.js
-	if err := s.OpenObject(); err != nil {
-		return err
-	}
-	for first := true; ; first = false {
-		key, ok, err := s.Member(first)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return nil
-		}
-		v, err := s.Value(2)
-		if err != nil {
-			return err
-		}
+	return d.js.Members(1, func(key, v logscan.JSONValue) {
 		if r := idRole(key.Raw); r != roleIgnore && !key.Esc {
 			slots[r], seen[r] = jsonVal(v), true
 		}
-	}
+	})
 }
 
 // jsonVal converts a scanned JSON value into a field value.

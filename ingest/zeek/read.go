@@ -1,12 +1,10 @@
 package zeek
 
 import (
-	"errors"
-	"fmt"
 	"io"
-	"os"
 
 	"github.com/aegis-nsm/aegis/ingest/logscan"
+	"github.com/aegis-nsm/aegis/ingest/snijoin"
 	"github.com/aegis-nsm/aegis/schemas"
 )
 
@@ -38,14 +36,7 @@ func ReadFilesConfig(cfg Config, paths ...string) ([]schemas.IDSFlow, Stats, err
 	if err != nil {
 		return nil, Stats{}, err
 	}
-	for _, p := range paths {
-		if err := c.readFile(p); err != nil {
-			flows, stats := c.finish()
-			return flows, stats, err
-		}
-	}
-	flows, stats := c.finish()
-	return flows, stats, nil
+	return c.finish(c.fr.ReadFiles(paths, c.read))
 }
 
 // Read decodes one Zeek log from r, named name in errors and IDSFlow.File,
@@ -56,16 +47,17 @@ func Read(r io.Reader, name string, cfg Config) ([]schemas.IDSFlow, Stats, error
 	if err != nil {
 		return nil, Stats{}, err
 	}
-	err = c.read(r, name)
-	flows, stats := c.finish()
-	return flows, stats, err
+	return c.finish(c.read(r, name))
 }
 
-// collector gathers the records of one or more files and joins them.
+// collector gathers the records of one or more files and joins them. It
+// is the logscan.LineDecoder of the file being read.
 type collector struct {
 	cfg   Config
+	fr    logscan.FileReader
+	d     *Decoder // the file being read
 	flows []schemas.IDSFlow
-	ssl   []SSLRecord
+	ssl   []snijoin.Name[string] // server names by uid
 	stats Stats
 }
 
@@ -73,90 +65,47 @@ func newCollector(cfg Config) (*collector, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &collector{cfg: cfg.withDefaults()}, nil
+	cfg = cfg.withDefaults()
+	fr := logscan.FileReader{Prefix: "zeek", MaxLineBytes: cfg.MaxLineBytes, MaxErrorSamples: cfg.MaxErrorSamples}
+	return &collector{cfg: cfg, fr: fr}, nil
 }
 
-func (c *collector) readFile(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("zeek: %w", err)
-	}
-	defer f.Close()
-	return c.read(f, path)
-}
-
+// read decodes one file or stream with a Decoder of its own.
 func (c *collector) read(r io.Reader, name string) error {
-	d, err := NewDecoder(name, c.cfg)
+	c.d = newDecoder(name, c.cfg)
+	defer func() { c.stats.Add(c.d.Stats()) }()
+	return c.fr.ReadLines(r, name, c)
+}
+
+// DecodeLine decodes a line of the file being read and keeps its conn or
+// ssl record.
+func (c *collector) DecodeLine(line []byte) error {
+	res, err := c.d.Decode(line)
 	if err != nil {
 		return err
 	}
-	defer func() { c.stats.Add(d.Stats()) }()
-	lr, err := logscan.NewLineReader(r, c.cfg.MaxLineBytes)
-	if err != nil {
-		return fmt.Errorf("zeek: read %s: %w", name, err)
+	switch res.Kind {
+	case KindConn:
+		c.flows = append(c.flows, res.Flow)
+	case KindSSL:
+		c.ssl = append(c.ssl, snijoin.Name[string]{Key: res.SSL.UID, Name: res.SSL.ServerName})
 	}
-	for {
-		line, tooLong, err := lr.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("zeek: read %s after line %d: %w", name, d.Line(), err)
-		}
-		if tooLong > 0 {
-			c.sample(d.countLineTooLong(tooLong))
-			continue
-		}
-		res, err := d.Decode(line)
-		if err != nil {
-			var le *LineError
-			if errors.As(err, &le) {
-				c.sample(le)
-			}
-			continue
-		}
-		switch res.Kind {
-		case KindConn:
-			c.flows = append(c.flows, res.Flow)
-		case KindSSL:
-			c.ssl = append(c.ssl, res.SSL)
-		}
-	}
+	return nil
 }
 
-func (c *collector) sample(le *LineError) {
-	if c.cfg.MaxErrorSamples > 0 && len(c.stats.Errors) < c.cfg.MaxErrorSamples {
-		c.stats.Errors = append(c.stats.Errors, le)
-	}
+// SkipLine counts a line of the file being read that was too long.
+func (c *collector) SkipLine() { c.d.countLineTooLong() }
+
+// finish attaches SNI by uid and returns the flows and the stats,
+// with err.
+func (c *collector) finish(err error) ([]schemas.IDSFlow, Stats, error) {
+	j := snijoin.Attach(c.flows, uid, c.ssl)
+	c.stats.SSLMatched += j.Matched
+	c.stats.SSLUnmatched += j.Unmatched
+	c.stats.SNIAttached += j.Attached
+	c.stats.Errors = c.fr.Errors
+	return c.flows, c.stats, err
 }
 
-// finish attaches SNI by uid and returns the flows and the stats.
-func (c *collector) finish() ([]schemas.IDSFlow, Stats) {
-	if len(c.ssl) > 0 {
-		uids := make(map[string]struct{}, len(c.flows))
-		for i := range c.flows {
-			if c.flows[i].UID != "" {
-				uids[c.flows[i].UID] = struct{}{}
-			}
-		}
-		sni := make(map[string]string, len(c.ssl))
-		for _, r := range c.ssl {
-			if _, ok := uids[r.UID]; ok && r.UID != "" {
-				c.stats.SSLMatched++
-			} else {
-				c.stats.SSLUnmatched++
-			}
-			if r.ServerName != "" && sni[r.UID] == "" {
-				sni[r.UID] = r.ServerName
-			}
-		}
-		for i := range c.flows {
-			f := &c.flows[i]
-			if s := sni[f.UID]; s != "" && f.UID != "" {
-				f.SNI = s
-				c.stats.SNIAttached++
-			}
-		}
-	}
-	return c.flows, c.stats
-}
+// uid is the key of the SNI join.
+func uid(f *schemas.IDSFlow) string { return f.UID }

@@ -11,10 +11,12 @@ import (
 	"testing"
 
 	"github.com/aegis-nsm/aegis/ingest/logscan"
+	"github.com/aegis-nsm/aegis/ingest/logscan/logscantest"
+	"github.com/aegis-nsm/aegis/schemas"
 )
 
 func TestReadGzip(t *testing.T) {
-	src := corpus(t, "zeek/ssh-basic/conn.log")
+	src := logscantest.Corpus(t, "zeek/ssh-basic/conn.log")
 	data, err := os.ReadFile(src)
 	if err != nil {
 		t.Fatal(err)
@@ -99,7 +101,7 @@ func TestReadUnreadableFile(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 	// ReadFiles returns what it read before the unreadable file.
-	conn := corpus(t, "zeek/ssh-basic/conn.log")
+	conn := logscantest.Corpus(t, "zeek/ssh-basic/conn.log")
 	flows, st, err := ReadFiles(conn, filepath.Join(t.TempDir(), "missing.log"))
 	if err == nil || len(flows) != 25 || st.Conn != 25 {
 		t.Errorf("err %v, %d flows", err, len(flows))
@@ -111,7 +113,7 @@ func TestReadUnreadableFile(t *testing.T) {
 }
 
 func TestReadFilesOrder(t *testing.T) {
-	a, b := corpus(t, "zeek/redis-50-pings/conn.log"), corpus(t, "zeek/sctp-unknown-proto/conn.log")
+	a, b := logscantest.Corpus(t, "zeek/redis-50-pings/conn.log"), logscantest.Corpus(t, "zeek/sctp-unknown-proto/conn.log")
 	flows, st, err := ReadFiles(a, b)
 	if err != nil {
 		t.Fatal(err)
@@ -148,24 +150,9 @@ func TestConfigValidate(t *testing.T) {
 }
 
 func TestReadFileConcurrent(t *testing.T) {
-	path := corpus(t, "zeek/wikipedia/conn.log")
-	want, _, err := ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	errs := make(chan error, 8)
-	for range 8 {
-		go func() {
-			flows, _, err := ReadFile(path)
-			if err == nil && (len(flows) != len(want) || flows[len(flows)-1] != want[len(want)-1]) {
-				err = errors.New("different result")
-			}
-			errs <- err
-		}()
-	}
-	for range 8 {
-		if err := <-errs; err != nil {
-			t.Error(err)
-		}
-	}
+	path := logscantest.Corpus(t, "zeek/wikipedia/conn.log")
+	logscantest.CheckConcurrentReads(t, 8, func() ([]schemas.IDSFlow, error) {
+		flows, _, err := ReadFile(path)
+		return flows, err
+	})
 }

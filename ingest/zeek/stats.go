@@ -3,8 +3,9 @@ package zeek
 import (
 	"fmt"
 	"maps"
-	"slices"
 	"strings"
+
+	"github.com/aegis-nsm/aegis/ingest/logscan"
 )
 
 // Stats counts what a Decoder (or a reader) saw. Lines = Meta + Conn + SSL
@@ -21,7 +22,7 @@ type Stats struct {
 	// splits it by path ("unknown" when a JSON line's path could not be
 	// told; at most 256 paths, the rest under OtherPaths).
 	Skipped       int64
-	SkippedByPath map[string]int64 // Skipped by log path
+	SkippedByPath logscan.Counts[string] // Skipped by log path
 	// UnknownTime counts conn records whose ts was btest's canonical
 	// "XXXXXXXXXX.XXXXXX"; they are decoded with Start 0.
 	UnknownTime int64
@@ -30,7 +31,7 @@ type Stats struct {
 	UnknownProto int64
 	// Bad counts rejected lines; BadByReason splits it by Reason.
 	Bad         int64
-	BadByReason map[Reason]int64 // Bad by Reason
+	BadByReason logscan.Counts[Reason] // Bad by Reason
 
 	// The fields below are filled by the readers (ReadFile, ReadFiles,
 	// Read), not by a Decoder.
@@ -50,7 +51,7 @@ type Stats struct {
 func (s Stats) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d lines: %d conn, %d ssl, %d skipped, %d bad", s.Lines, s.Conn, s.SSL, s.Skipped, s.Bad)
-	writeCounts(&b, s.BadByReason)
+	s.BadByReason.WriteSorted(&b)
 	if s.SSL > 0 {
 		fmt.Fprintf(&b, "; ssl matched %d, unmatched %d, sni attached %d", s.SSLMatched, s.SSLUnmatched, s.SNIAttached)
 	}
@@ -63,21 +64,6 @@ func (s Stats) String() string {
 	return b.String()
 }
 
-// writeCounts appends " (k1 n1, k2 n2)" in key order.
-func writeCounts[K ~string](b *strings.Builder, m map[K]int64) {
-	if len(m) == 0 {
-		return
-	}
-	b.WriteString(" (")
-	for i, k := range slices.Sorted(maps.Keys(m)) {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(b, "%s %d", k, m[k])
-	}
-	b.WriteString(")")
-}
-
 // Add adds o's counters to s (Errors are appended).
 func (s *Stats) Add(o Stats) {
 	s.Lines += o.Lines
@@ -86,21 +72,11 @@ func (s *Stats) Add(o Stats) {
 	s.Conn += o.Conn
 	s.SSL += o.SSL
 	s.Skipped += o.Skipped
-	for k, v := range o.SkippedByPath {
-		if s.SkippedByPath == nil {
-			s.SkippedByPath = make(map[string]int64)
-		}
-		s.SkippedByPath[k] += v
-	}
+	s.SkippedByPath.Add(o.SkippedByPath)
 	s.UnknownTime += o.UnknownTime
 	s.UnknownProto += o.UnknownProto
 	s.Bad += o.Bad
-	for k, v := range o.BadByReason {
-		if s.BadByReason == nil {
-			s.BadByReason = make(map[Reason]int64)
-		}
-		s.BadByReason[k] += v
-	}
+	s.BadByReason.Add(o.BadByReason)
 	s.Errors = append(s.Errors, o.Errors...)
 	s.SSLMatched += o.SSLMatched
 	s.SSLUnmatched += o.SSLUnmatched
@@ -119,10 +95,7 @@ func (s Stats) clone() Stats {
 
 func (s *Stats) countBad(r Reason) {
 	s.Bad++
-	if s.BadByReason == nil {
-		s.BadByReason = make(map[Reason]int64)
-	}
-	s.BadByReason[r]++
+	s.BadByReason.Inc(r)
 }
 
 // maxSkippedPaths bounds Stats.SkippedByPath, so that garbled input cannot
@@ -135,11 +108,5 @@ const OtherPaths = "(other)"
 
 func (s *Stats) countSkipped(path string) {
 	s.Skipped++
-	if s.SkippedByPath == nil {
-		s.SkippedByPath = make(map[string]int64)
-	}
-	if _, ok := s.SkippedByPath[path]; !ok && len(s.SkippedByPath) >= maxSkippedPaths {
-		path = OtherPaths
-	}
-	s.SkippedByPath[path]++
+	s.SkippedByPath.IncBounded(path, maxSkippedPaths, OtherPaths)
 }
