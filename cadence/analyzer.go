@@ -85,9 +85,13 @@ func (a *Analyzer) Analyze(f *flowtable.Flow, ctx FlowContext) Result {
 	ev.client = a.direction(&f.Orig, dirClient, sc)
 	ev.server = a.direction(&f.Resp, dirServer, sc)
 	sc.merged = mergeFlushes(sc.flushes[dirClient], sc.flushes[dirServer], horizon(f), sc.merged[:0])
-	ev.run = a.longestRun(sc.merged)
+	ev.run = a.longestRun(sc.merged, isUDP(f))
 	ev.exchange = exchange(sc.merged, ev.run, ev.client, ev.server)
-	ev.session = a.pickSession(a.analyseSession(sc.merged, dirClient, sc), a.analyseSession(sc.merged, dirServer, sc))
+	_, respSizes := detail(&f.Resp)
+	_, origSizes := detail(&f.Orig)
+	ev.sides[dirClient] = a.analyseSession(sc.merged, dirClient, respSizes, f.First, sc)
+	ev.sides[dirServer] = a.analyseSession(sc.merged, dirServer, origSizes, f.First, sc)
+	ev.session = a.pickSession(ev.sides[dirClient], ev.sides[dirServer])
 	ev.upload = a.findUpload(ev.client, ev.server, sc)
 
 	res := a.classify(&ev, sc)
@@ -111,14 +115,18 @@ type evidence struct {
 	server   schemas.DirectionFeatures
 	exchange schemas.ExchangeFeatures
 	run      serverRun
-	session  session
+	session  session    // the commanding side's
+	sides    [2]session // both sides', for the upload's command phase
 	upload   upload
 }
 
 // pickSession chooses the commanding side: the client, unless the responder
-// issues clearly more command lines than the client acts (a reverse shell).
+// issues enough command lines that the originator answers with output, and
+// more answered ones than the client has answered commands and keystrokes
+// (a reverse shell; the victim's unprompted output does not count).
 func (a *Analyzer) pickSession(client, server session) session {
-	if server.commands >= 2*a.cfg.MinCommands && server.commands > client.commands+client.keys {
+	if server.commands >= a.cfg.MinCommands+reverseExtraCommands && server.answered > client.answered+client.keys &&
+		10*server.answered >= 6*server.commands && server.contentShare >= 0.5 {
 		return server
 	}
 	return client
@@ -155,4 +163,9 @@ func sessionFeatures(s *session, u upload, flowStart int64) schemas.SessionFeatu
 		out.UploadOffsetS = gapMs(flowStart, u.start) / 1000
 	}
 	return out
+}
+
+// isUDP reports whether f is a UDP flow.
+func isUDP(f *flowtable.Flow) bool {
+	return f.Key.Proto == schemas.ProtoUDP || f.OrigTuple.Proto == schemas.ProtoUDP
 }

@@ -1,6 +1,7 @@
 package cadence
 
 import (
+	"cmp"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -31,10 +32,11 @@ type flowBuilder struct {
 	detail int // 0: keep every packet in the detail
 	rng    *rand.Rand
 	now    int64 // cursor for the sequential helpers
+	rtt    int64 // echo delay of typeLine
 }
 
 func newBuilder(seed uint64) *flowBuilder {
-	return &flowBuilder{proto: schemas.ProtoTCP, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), now: t0}
+	return &flowBuilder{proto: schemas.ProtoTCP, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), now: t0, rtt: 8 * ms}
 }
 
 func (b *flowBuilder) c(t int64, size int) *flowBuilder {
@@ -120,15 +122,16 @@ func (b *flowBuilder) output(lines int) {
 }
 
 // typeLine types a line of n characters at a human rhythm with server
-// echoes, then Enter and the output.
+// echoes one RTT later, then Enter and the output.
 func (b *flowBuilder) typeLine(n int, medianKey int64) {
 	for i := 0; i <= n; i++ {
 		if i > 0 {
 			b.advance(max(b.lognormal(medianKey, 0.45), 45*ms))
 		}
 		b.c(b.now, 36)
-		b.s(b.now+int64(8+b.rng.IntN(8))*ms, 36)
+		b.s(b.now+b.rtt+int64(b.rng.IntN(8))*ms, 36)
 	}
+	b.advance(b.rtt)
 	b.advance(20 * ms)
 	b.output(1 + b.rng.IntN(6))
 }
@@ -136,7 +139,7 @@ func (b *flowBuilder) typeLine(n int, medianKey int64) {
 // agentCommand sends a whole command line after a think pause, the PTY
 // echo and the output.
 func (b *flowBuilder) agentCommand(pause int64) {
-	n := 12 + b.rng.IntN(70)
+	n := 18 + b.rng.IntN(70) // longer than a keystroke-sized write (> 52 B)
 	size := sshCommandSize(n)
 	b.c(b.advance(pause), size)
 	b.s(b.advance(int64(8+b.rng.IntN(6))*ms), size)
@@ -146,15 +149,7 @@ func (b *flowBuilder) agentCommand(pause int64) {
 // build renders the flow.
 func (b *flowBuilder) build() *flowtable.Flow {
 	pk := slices.Clone(b.pkts)
-	slices.SortStableFunc(pk, func(x, y pkt) int {
-		switch {
-		case x.t < y.t:
-			return -1
-		case x.t > y.t:
-			return 1
-		}
-		return 0
-	})
+	slices.SortStableFunc(pk, func(x, y pkt) int { return cmp.Compare(x.t, y.t) })
 	f := &flowtable.Flow{
 		OrigTuple: schemas.Tuple{SrcPort: 51000, DstPort: 443, Proto: b.proto},
 	}
@@ -205,10 +200,10 @@ func genStream(seed uint64, flushes int, median int64, sigma float64, flushBytes
 	return b
 }
 
-// genProfileStream draws server packet gaps straight from a profile's
-// log-normal (the way its figures were measured: per packet, sub-ms splits
-// included) with flush sizes inside its range.
-func genProfileStream(seed uint64, p Profile, packets int) *flowBuilder {
+// genProfileStream draws server flush gaps straight from a profile's
+// in-stream log-normal (quantised when the profile says so) with flush
+// sizes inside its range, each flush split into MSS segments.
+func genProfileStream(seed uint64, p Profile, flushes int) *flowBuilder {
 	b := newBuilder(seed)
 	b.tlsHandshake()
 	b.write(b.now, false, 1800)
@@ -217,15 +212,14 @@ func genProfileStream(seed uint64, p Profile, packets int) *flowBuilder {
 	if hi <= lo {
 		hi = lo + 400
 	}
-	for range packets {
+	for range flushes {
 		g := math.Exp(p.LogMu + p.LogSigma*b.rng.NormFloat64())
-		g = min(g, 900)
 		if p.QuantumMs > 0 && g > p.QuantumMs/2 {
 			g = math.Round(g/p.QuantumMs)*p.QuantumMs + 3*b.rng.NormFloat64()
 		}
-		b.advance(int64(max(g, 0.02) * 1e6))
+		b.advance(int64(max(g, 2.5) * 1e6))
 		size := math.Exp(math.Log(lo) + b.rng.Float64()*(math.Log(hi)-math.Log(lo)))
-		b.s(b.now, int(math.Min(size, 1448)))
+		b.write(b.now, true, int(size))
 	}
 	return b
 }
@@ -240,7 +234,13 @@ func genAgentShell(seed uint64, commands int) *flowBuilder {
 }
 
 func genHuman(seed uint64, lines int) *flowBuilder {
+	return genHumanRTT(seed, lines, 8*ms)
+}
+
+// genHumanRTT types over a path with the given round-trip time.
+func genHumanRTT(seed uint64, lines int, rtt int64) *flowBuilder {
 	b := newBuilder(seed)
+	b.rtt = rtt
 	b.sshHandshake()
 	for range lines {
 		b.advance(b.lognormal(3*int64(time.Second), 0.5))
@@ -395,4 +395,72 @@ func genBeacon(seed uint64, n int, period int64, jitter float64) *flowBuilder {
 		b.s(b.advance(60*ms), 520)
 	}
 	return b
+}
+
+// genStreamH2 is genStream over HTTP/2: the client sends a WINDOW_UPDATE
+// (a control-sized record) every 40 flushes, and the connection carries
+// several request/stream pairs separated by tool-execution pauses.
+func genStreamH2(seed uint64, requests, flushes int) *flowBuilder {
+	b := newBuilder(seed)
+	b.tlsHandshake()
+	for r := range requests {
+		if r > 0 {
+			b.advance(b.lognormal(1500*ms, 0.5))
+		}
+		b.write(b.now, false, 6000+b.rng.IntN(20000))
+		b.s(b.advance(b.lognormal(500*ms, 0.4)), 120)
+		for i := range flushes {
+			b.advance(max(b.lognormal(30*ms, 0.7), 3*ms))
+			b.write(b.now, true, 80+b.rng.IntN(300))
+			if i%40 == 39 {
+				b.c(b.now+1*ms, 38)
+			}
+		}
+	}
+	return b
+}
+
+// genReverseShell: the victim (originator) connects out; the agent on the
+// responder side sends commands; the victim answers with output and a
+// prompt ("$ ").
+func genReverseShell(seed uint64, commands int) *flowBuilder {
+	b := newBuilder(seed)
+	b.c(b.now, 2) // first prompt
+	for range commands {
+		b.s(b.advance(b.lognormal(2500*ms, 0.6)), 20+b.rng.IntN(100))
+		for range 1 + b.rng.IntN(4) {
+			b.write(b.advance(b.lognormal(3*ms, 0.8)), false, 30+b.rng.IntN(1200))
+		}
+		b.c(b.advance(4*ms), 2)
+	}
+	return b
+}
+
+// obfuscate mimics OpenSSH keystroke-timing obfuscation (ObscureKeystrokeTiming,
+// OpenSSH >= 9.5) on the client side of a built session after start: chaff
+// of keystroke size follows every client write on a 20 ms grid for
+// 0.5-1.5 s or until the next write; with pong, the server answers each
+// chaff packet. (Real writes already sit where the generator put them, so
+// the server's echo still follows its command.)
+func (b *flowBuilder) obfuscate(start int64, pong bool) {
+	const tick = 20 * ms
+	var writes []int64
+	for _, p := range b.pkts {
+		if !p.server && p.t >= start {
+			writes = append(writes, p.t)
+		}
+	}
+	slices.Sort(writes)
+	for i, w := range writes {
+		end := w + 500*ms + int64(b.rng.IntN(1000))*ms
+		if i+1 < len(writes) {
+			end = min(end, writes[i+1]-tick/2)
+		}
+		for c := w + tick; c < end; c += tick {
+			b.pkts = append(b.pkts, pkt{t: c, size: 36})
+			if pong {
+				b.pkts = append(b.pkts, pkt{t: c + b.rtt, server: true, size: 36})
+			}
+		}
+	}
 }

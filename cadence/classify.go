@@ -26,11 +26,24 @@ func (a *Analyzer) classify(ev *evidence, sc *scratch) Result {
 	}
 	tcp := ev.flow.Key.Proto == schemas.ProtoTCP || ev.flow.OrigTuple.Proto == schemas.ProtoTCP
 
-	ho := a.evalHandoff(&ev.session)
-	xScore, xWhy, xReject := a.evalExfil(&ev.session, ev.upload)
+	// A shell needs a reliable byte stream: command sessions are TCP (or
+	// an unknown transport), never UDP media or QUIC.
+	ho := handoffEval{}
+	if !isUDP(ev.flow) {
+		ho = a.evalHandoff(&ev.session)
+	}
+	xScore, xWhy, xReject := a.evalExfil(&ev.sides, ev.upload)
 	st := a.evalStream(ev.flow, sc.merged, ev.run, sc)
-	aScore, aWhy, aReject := a.evalAgentShell(&ev.session, ev.ctx.Service)
-	hScore, hWhy, hReject := a.evalHuman(&ev.session, tcp, ev.client.TinyShare)
+	aScore, aWhy, aReject := 0.0, []string(nil), "UDP carries no shell session"
+	if !isUDP(ev.flow) {
+		aScore, aWhy, aReject = a.evalAgentShell(&ev.session, ev.ctx.Service)
+	}
+	hScore, hWhy, hReject := 0.0, []string(nil), ""
+	if !isUDP(ev.flow) {
+		// Over UDP, media and games send small datagrams at human-like
+		// rates: typing is judged on byte streams only.
+		hScore, hWhy, hReject = a.evalHuman(&ev.session, tcp, ev.client.TinyShare, ev.server.Packets)
+	}
 
 	switch {
 	case ho.ok && ho.score >= cfg.MinConfidence:
@@ -55,6 +68,13 @@ func (a *Analyzer) classify(ev *evidence, sc *scratch) Result {
 	if st.ok {
 		route, routeWhy = a.matchRoute(&st.shape, ev.ctx.SNI, sc)
 		lScore = min(st.score+0.03*route.Score, 0.97)
+		if p, name := servicePrior(ev.ctx.Service); p == 1 {
+			// Weak prior: a token-paced run inside a remote shell is
+			// command output (a build log, tail -f) more often than a
+			// model API tunnelled through it.
+			lScore *= 0.7
+			st.why = append(st.why, "service "+name+" is a remote shell: the run may be command output (weak prior, confidence lowered)")
+		}
 	}
 	best, bestScore := schemas.ClassOther, 0.0
 	for _, c := range []struct {

@@ -19,7 +19,9 @@ type Config struct {
 	FlushGap time.Duration `yaml:"flush_gap"`
 	// TinyMaxBytes is the largest payload counted as keystroke-sized: an SSH
 	// keystroke is 36-52 B (cipher and MAC dependent), a TLS record carrying
-	// one character 23-30 B, telnet 1-3 B.
+	// one character 23-30 B. The session analysis lowers it per side to the
+	// side's 10th-percentile write + 16 B when that is smaller (plaintext
+	// protocols such as telnet carry a keystroke in 1-3 B).
 	TinyMaxBytes int `yaml:"tiny_max_bytes"`
 	// ControlMaxBytes is the largest client record that does not break a
 	// server run when it is sparse (HTTP/2 WINDOW_UPDATE or PING ack in TLS:
@@ -30,13 +32,25 @@ type Config struct {
 	LineMaxBytes int `yaml:"line_max_bytes"`
 
 	// TokenGapMin and TokenGapMax bound the median gap between server flushes
-	// of a token stream (one flush per 1-3 tokens at 4-200 tokens/s).
+	// of a token stream: one flush per 1-3 tokens at 4-300 tokens/s is
+	// 5-250 ms; per-token flushing at several hundred tokens/s (Nova,
+	// DeepSeek) comes 3-5 ms apart, and Gemini's multi-KB bursts ~200-350 ms
+	// apart. Faster than 3 ms is segmentation, slower than 400 ms a push
+	// feed or polling.
 	TokenGapMin time.Duration `yaml:"token_gap_min"`
 	TokenGapMax time.Duration `yaml:"token_gap_max"`
 	// MinStreamFlushes and MinStreamDuration are the least evidence for a
 	// stream: a server run shorter than this is an ordinary response.
+	// MaxStreamDuration bounds one streamed answer (max output tokens at
+	// generation speed: 16k tokens at 60 tokens/s is under 5 minutes); a
+	// longer server run is a push feed.
 	MinStreamFlushes  int           `yaml:"min_stream_flushes"`
 	MinStreamDuration time.Duration `yaml:"min_stream_duration"`
+	MaxStreamDuration time.Duration `yaml:"max_stream_duration"`
+	// MinRequestBytes is the least client turn that can carry a prompt (an
+	// HTTP request with headers and a JSON body); a stream after a smaller
+	// request (a subscription) loses confidence.
+	MinRequestBytes int `yaml:"min_request_bytes"`
 	// StreamMaxFlushBytes bounds the median flush of a stream: token flushes
 	// are hundreds of bytes to a few KB (Gemini bursts reach ~4.6 KB), bulk
 	// flushes are a congestion window (14 KB and up).
@@ -46,9 +60,11 @@ type Config struct {
 	StreamMaxRate float64 `yaml:"stream_max_rate"`
 
 	// ThinkMin and ThinkMax bound the pause an agent takes between the end of
-	// a command's output and its next command (model latency: time to first
-	// token plus generation, 0.5-10 s). Client writes after a shorter silence
-	// are not commands; pauses above ThinkMax count against an agent.
+	// a command's output and its next command: model latency, i.e. time to
+	// first token plus generating the whole answer, typically 0.5-10 s and
+	// up to tens of seconds for reasoning models or long answers. Client
+	// writes after a shorter silence are not commands; when most pauses
+	// exceed ThinkMax the pacing is not an agent's.
 	ThinkMin time.Duration `yaml:"think_min"`
 	ThinkMax time.Duration `yaml:"think_max"`
 	// AnswerWindow is how soon the other side must answer a command (echo,
@@ -58,6 +74,11 @@ type Config struct {
 	// sized writes closer than this are machine input (scripted, or SSH
 	// keystroke-timing obfuscation chaff on a 20 ms grid).
 	KeyGapMin time.Duration `yaml:"key_gap_min"`
+	// MachineReaction bounds how soon after the other side's write a
+	// keystroke-sized write is a machine's answer (a protocol client replies
+	// within milliseconds; a person reacts in 100 ms or more, and keys typed
+	// independently of the echo rarely land this close).
+	MachineReaction time.Duration `yaml:"machine_reaction"`
 	// TypingBurstGap is the longest gap inside one typed word or line.
 	TypingBurstGap time.Duration `yaml:"typing_burst_gap"`
 	// HumanCharTime and HumanReaction give the least time a person needs to
@@ -66,8 +87,10 @@ type Config struct {
 	HumanCharTime time.Duration `yaml:"human_char_time"`
 	HumanReaction time.Duration `yaml:"human_reaction"`
 	// MinKeystrokes is the least number of typed keystrokes for a human
-	// phase; MinCommands the least number of command lines for an agent
-	// phase.
+	// phase ("exit" and Enter is five). MinCommands is the least number of
+	// command lines for an agent phase: a login (password, second factor,
+	// sudo) gives a person up to three think-paused line writes, an agent
+	// loop issues more.
 	MinKeystrokes int `yaml:"min_keystrokes"`
 	MinCommands   int `yaml:"min_commands"`
 
@@ -97,25 +120,28 @@ func DefaultConfig() Config {
 		TinyMaxBytes:        52,
 		ControlMaxBytes:     64,
 		LineMaxBytes:        1024,
-		TokenGapMin:         5 * time.Millisecond,
-		TokenGapMax:         250 * time.Millisecond,
+		TokenGapMin:         3 * time.Millisecond,
+		TokenGapMax:         400 * time.Millisecond,
 		MinStreamFlushes:    8,
-		MinStreamDuration:   750 * time.Millisecond,
+		MinStreamDuration:   400 * time.Millisecond,
+		MaxStreamDuration:   300 * time.Second,
+		MinRequestBytes:     256,
 		StreamMaxFlushBytes: 6000,
 		StreamMaxRate:       300_000,
 		ThinkMin:            500 * time.Millisecond,
-		ThinkMax:            10 * time.Second,
+		ThinkMax:            30 * time.Second,
 		AnswerWindow:        3 * time.Second,
 		KeyGapMin:           35 * time.Millisecond,
+		MachineReaction:     15 * time.Millisecond,
 		TypingBurstGap:      1500 * time.Millisecond,
 		HumanCharTime:       80 * time.Millisecond,
 		HumanReaction:       300 * time.Millisecond,
 		MinKeystrokes:       4,
-		MinCommands:         3,
+		MinCommands:         4,
 		ExfilMinBytes:       256 << 10,
 		ExfilMinRatio:       4,
 		MinConfidence:       0.5,
-		RouteMinScore:       0.35,
+		RouteMinScore:       0.5,
 		RouteMinEvidence:    3,
 		RouteCandidates:     3,
 	}
@@ -141,11 +167,19 @@ func (c Config) Validate() error {
 	posDur("token_gap_min", c.TokenGapMin)
 	posDur("token_gap_max", c.TokenGapMax)
 	posDur("min_stream_duration", c.MinStreamDuration)
+	posDur("max_stream_duration", c.MaxStreamDuration)
+	if c.MinStreamDuration > 0 && c.MaxStreamDuration > 0 && c.MaxStreamDuration <= c.MinStreamDuration {
+		bad("max_stream_duration", "must exceed min_stream_duration (%v); got %v", c.MinStreamDuration, c.MaxStreamDuration)
+	}
+	if c.MinRequestBytes < 0 {
+		bad("min_request_bytes", "must be >= 0 (got %d)", c.MinRequestBytes)
+	}
 	posDur("think_min", c.ThinkMin)
 	posDur("think_max", c.ThinkMax)
 	posDur("answer_window", c.AnswerWindow)
 	posDur("key_gap_min", c.KeyGapMin)
 	posDur("typing_burst_gap", c.TypingBurstGap)
+	posDur("machine_reaction", c.MachineReaction)
 	posDur("human_char_time", c.HumanCharTime)
 	if c.HumanReaction < 0 {
 		bad("human_reaction", "must be >= 0 (got %v)", c.HumanReaction)
@@ -206,6 +240,8 @@ func defaultDuration(field string) time.Duration {
 		return d.TokenGapMax
 	case "min_stream_duration":
 		return d.MinStreamDuration
+	case "max_stream_duration":
+		return d.MaxStreamDuration
 	case "think_min":
 		return d.ThinkMin
 	case "think_max":
@@ -216,6 +252,8 @@ func defaultDuration(field string) time.Duration {
 		return d.KeyGapMin
 	case "typing_burst_gap":
 		return d.TypingBurstGap
+	case "machine_reaction":
+		return d.MachineReaction
 	case "human_char_time":
 		return d.HumanCharTime
 	}

@@ -74,8 +74,10 @@ func (r serverRun) ttfbMs() float64 {
 }
 
 // longestRun finds the server run with the most flushes (then the longest,
-// then the earliest).
-func (a *Analyzer) longestRun(m []flush) serverRun {
+// then the earliest). Over UDP (QUIC) acknowledgements travel as small
+// client datagrams after every few server packets, so there any
+// control-sized client datagram is read as an acknowledgement, sparse or not.
+func (a *Analyzer) longestRun(m []flush, udp bool) serverRun {
 	var best, cur serverRun
 	active := false
 	since := 0 // server flushes since the last client write in this run
@@ -103,7 +105,7 @@ func (a *Analyzer) longestRun(m []flush) serverRun {
 			turnBytes, turnFlushes = 0, 0
 			continue
 		}
-		if active && f.bytes <= int64(a.cfg.ControlMaxBytes) && since >= sparseControlEvery {
+		if active && f.bytes <= int64(a.cfg.ControlMaxBytes) && (udp || since >= sparseControlEvery) {
 			cur.controls++
 			since = 0
 			continue

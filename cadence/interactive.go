@@ -2,6 +2,7 @@ package cadence
 
 import (
 	"fmt"
+	"math"
 	"strings"
 )
 
@@ -25,12 +26,17 @@ func servicePrior(service string) (int, string) {
 	return -1, s
 }
 
+// reverseExtraCommands is the extra evidence a reverse shell (commands from
+// the responder) needs: servers also push line-sized messages after
+// silences (notifications, chat), so the bar is higher than for a client.
+const reverseExtraCommands = 1
+
 // evalAgentShell scores the command-line structure of a session.
 func (a *Analyzer) evalAgentShell(s *session, service string) (float64, []string, string) {
 	cfg := &a.cfg
 	need := cfg.MinCommands
 	if s.side == dirServer {
-		need *= 2
+		need += reverseExtraCommands
 	}
 	switch {
 	case s.commands == 0:
@@ -53,6 +59,18 @@ func (a *Analyzer) evalAgentShell(s *session, service string) (float64, []string
 		return 0, nil, fmt.Sprintf("%.0f%% of command writes have the same size: a heartbeat or poll", 100*s.sizeMode)
 	case s.pauseBand < 0.5:
 		return 0, nil, fmt.Sprintf("most pauses before commands exceed %.0f s (median %.1f s): human-paced", cfg.ThinkMax.Seconds(), s.pauseMed/1000)
+	}
+	if s.contentShare < 0.5 {
+		return 0, nil, fmt.Sprintf("only %.0f%% of command-line writes got more than a single keystroke-sized answer (auth failures or acks, not command output)", 100*s.contentShare)
+	}
+	prior, service := servicePrior(service)
+	// Echo and prompt are shell physics; several writes per answer also
+	// fit servers that send headers and body apart, so that alone does not
+	// count for a service the IDS named as something other than a shell.
+	shell := s.cmdEcho >= 0.5 || s.promptShare >= 0.5 || (s.multiShare >= 0.8 && prior == 0)
+	if !shell && prior != 1 {
+		return 0, nil, fmt.Sprintf("answers show no PTY echo (%.0f%%), no repeated prompt (%.0f%%) and mostly single writes (%.0f%% multi-write): a request/response service, not a shell",
+			100*s.cmdEcho, 100*s.promptShare, 100*s.multiShare)
 	}
 	score := 0.5
 	score += 0.2 * clamp01(float64(s.commands-need+1)/8)
@@ -78,22 +96,40 @@ func (a *Analyzer) evalAgentShell(s *session, service string) (float64, []string
 		score *= 0.9
 		why = append(why, "commands flow from the responder to the originator (reverse shell)")
 	}
-	switch p, name := servicePrior(service); p {
+	switch {
+	case s.cmdEcho >= 0.5:
+		why = append(why, fmt.Sprintf("%.0f%% of commands echoed back at their own size (terminal echo)", 100*s.cmdEcho))
+	case s.promptShare >= 0.5:
+		why = append(why, fmt.Sprintf("%.0f%% of answers end with a same-size write (shell prompt)", 100*s.promptShare))
+	case s.multiShare >= 0.8:
+		why = append(why, fmt.Sprintf("%.0f%% of answers arrive as several writes (output and prompt)", 100*s.multiShare))
+	}
+	switch prior {
 	case 1:
 		score += 0.03
-		why = append(why, "service "+name+" is a remote shell (weak prior)")
+		why = append(why, "service "+service+" is a remote shell (weak prior)")
 	case -1:
 		score *= 0.85
-		why = append(why, "service "+name+" is not a shell protocol (weak prior, confidence lowered)")
+		why = append(why, "service "+service+" is not a shell protocol (weak prior, confidence lowered)")
 	}
 	return min(score, 0.95), why, ""
 }
 
-// evalHuman scores typed-keystroke structure.
-func (a *Analyzer) evalHuman(s *session, tcp bool, clientTinyShare float64) (float64, []string, string) {
+// obfuscationGridMs is OpenSSH's keystroke-timing obfuscation interval
+// (ObscureKeystrokeTiming=interval:20, the default since 9.5).
+const obfuscationGridMs = 20
+
+// maxTypingBurst is the most keystrokes a person types without any pause of
+// TypingBurstGap: a long shell line is under ~200 characters, and people
+// stop to read.
+const maxTypingBurst = 200
+
+// evalHuman scores typed-keystroke structure. A typed session is two-way:
+// keystrokes are echoed, or at least many and answered.
+func (a *Analyzer) evalHuman(s *session, tcp bool, clientTinyShare float64, serverPackets int64) (float64, []string, string) {
 	cfg := &a.cfg
 	if s.keys < cfg.MinKeystrokes {
-		if tcp && s.fastTiny >= 20 && s.commands == 0 && clientTinyShare >= 0.5 && s.keys+s.fastTiny >= 20 {
+		if tcp && s.fastTiny >= 20 && s.commands < cfg.MinCommands && clientTinyShare >= 0.5 && math.Abs(s.gridMed-obfuscationGridMs) <= 3 {
 			return 0.5, []string{fmt.Sprintf("%d keystroke-sized writes closer together than a person types (< %.0f ms) and no command lines: SSH keystroke-timing obfuscation (20 ms grid) or scripted input, treated as interactive",
 				s.fastTiny, float64(cfg.KeyGapMin.Milliseconds()))}, ""
 		}
@@ -106,10 +142,17 @@ func (a *Analyzer) evalHuman(s *session, tcp bool, clientTinyShare float64) (flo
 	if keyShare < 0.6 {
 		return 0, nil, fmt.Sprintf("typed keystrokes are only %.0f%% of the client's acts", 100*keyShare)
 	}
-	if s.typingN >= 8 && s.typingCV < 0.1 {
-		return 0, nil, fmt.Sprintf("keystrokes at machine-regular spacing (median %.0f ms, CV %.2f): scripted typing", s.typingMed, s.typingCV)
+	if (s.typingN >= 8 && s.typingCV < 0.1) || (s.typingN >= 3 && s.typingCV < 0.05) {
+		return 0, nil, fmt.Sprintf("keystroke-sized writes at machine-regular spacing (median %.0f ms, CV %.2f): scripted input", s.typingMed, s.typingCV)
+	}
+	if s.longBurst > maxTypingBurst {
+		return 0, nil, fmt.Sprintf("%d keystroke-sized writes without a pause of %.1f s: a scripted client, not a person typing",
+			s.longBurst, cfg.TypingBurstGap.Seconds())
 	}
 	echo := float64(s.echoed) / float64(s.keys)
+	if echo < 0.3 && (s.keys < 3*cfg.MinKeystrokes || serverPackets == 0) {
+		return 0, nil, fmt.Sprintf("%d keystroke-sized writes, %.0f%% echoed: too little interaction for a typed session", s.keys, 100*echo)
+	}
 	score := 0.55 + 0.15*clamp01(float64(s.keys)/30) + 0.15*echo
 	why := []string{fmt.Sprintf("%d keystroke-sized client writes in typing bursts, median gap %.0f ms (CV %.2f)", s.keys, s.typingMed, s.typingCV)}
 	if s.typingMed >= 60 && s.typingMed <= 800 {

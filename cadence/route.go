@@ -21,8 +21,9 @@ const (
 	SNINone     = "none"
 )
 
-// Term weights of a route score (exponents of a product, so a term can only
-// lower the gap fit). Timing dominates: providers pad sizes.
+// Weights of the one-off shape terms of a route score (exponents, so a term
+// can only lower the fit). Timing dominates: providers pad sizes, and the
+// quantisation step is a hypothesis to re-measure.
 const (
 	weightSize    = 0.5
 	weightQuantum = 0.5
@@ -36,9 +37,8 @@ type routeScore struct {
 	evidence float64
 }
 
-// Route gap histogram: bin 0 holds gaps under 1 ms (segment splits, whose
-// timing is link physics rather than the model, so only their share is
-// compared), bins 1..routeBins-2 double from 1 ms, the last holds the rest.
+// Route gap histogram of flush gaps: bin 0 holds gaps under 1 ms, bins
+// 1..routeBins-2 double from 1 ms, the last holds the rest (over 2 minutes).
 const routeBins = 19
 
 // routeBin returns the histogram bin of a gap in milliseconds.
@@ -46,8 +46,7 @@ func routeBin(ms float64) int {
 	if !(ms >= 1) {
 		return 0
 	}
-	b := 1 + int(math.Log2(ms))
-	return min(b, routeBins-1)
+	return min(1+floorLog2(ms), routeBins-1)
 }
 
 // lognormalBins returns the probability of each route bin under a
@@ -70,23 +69,20 @@ func lognormalBins(mu, sigma float64) [routeBins]float64 {
 	return p
 }
 
-// gapDivergence is KL(observed || profile) over the route bins: the mean
-// log-likelihood ratio per gap of the observed histogram against the
-// profile. Differences between profiles are exact binned log-likelihood
-// ratios per gap.
-func gapDivergence(counts *[routeBins]int, n int, p *Profile) float64 {
+// crossEntropy is the mean negative log-likelihood per gap of the observed
+// histogram under the profile's bins; n times it is the (binned)
+// negative log-likelihood of the stream.
+func crossEntropy(counts *[routeBins]int, n int, p *Profile) float64 {
 	if n == 0 {
 		return 0
 	}
-	var kl float64
+	var ce float64
 	for b, c := range counts {
-		if c == 0 {
-			continue
+		if c > 0 {
+			ce -= float64(c) / float64(n) * math.Log(p.bins[b])
 		}
-		q := float64(c) / float64(n)
-		kl += q * math.Log(q/p.bins[b])
 	}
-	return max(kl, 0)
+	return ce
 }
 
 // quantumShare is the share of gaps (of at least half a step) within 15% of
@@ -129,16 +125,42 @@ func logDistanceTerm(x, lo, hi, w float64) float64 {
 // and profiles are approximations, so evidence saturates.
 const routeEvidenceGaps = 200
 
-// scoreProfile scores one profile against a stream shape. score is the
-// similarity exp(-KL) times the shape terms (each in (0,1], weighted as
-// exponents); evidence is the log-likelihood used to rank profiles: the gap
-// log-likelihood scaled by the number of gaps (capped) plus the log of the
-// shape terms.
+// scoreProfile scores one profile against a stream shape.
+//
+// evidence ranks profiles: the binned log-likelihood of the stream's flush
+// gaps (at most routeEvidenceGaps of them counted as independent) plus the
+// one-off shape terms (flush size, quantisation, time to first byte,
+// stream length), so differences between profiles are log-likelihood
+// ratios.
+//
+// score is a 0..1 typicality: exp(-(cross-entropy - the profile's own
+// entropy)), 1 when the gaps are as likely under the profile as its own
+// draws (a narrow stream centred on the profile scores 1; single streams
+// are narrower than the pooled figures), falling as they move away, times
+// the shape terms spread over the gaps.
 func scoreProfile(sh *streamShape, p *Profile) (score, evidence float64) {
-	kl := gapDivergence(&sh.hist, sh.histN, p)
+	ce := crossEntropy(&sh.hist, sh.histN, p)
 	terms := 0.0 // sum of weighted log terms
-	if p.FlushBytesMax > 0 {
-		terms += weightSize * math.Log(logDistanceTerm(sh.medFlushBytes, p.FlushBytesMin, p.FlushBytesMax, 0.5))
+	n := float64(max(min(sh.histN, routeEvidenceGaps), 1))
+	typical := 0.0   // how far below the profile's own draws the stream falls (log)
+	sizeTerms := 0.0 // the per-flush size evidence inside terms
+	if p.FlushBytesMax > 0 && len(sh.flushBytes) > 0 {
+		// Flush size is evidence per flush: the profile expects 90% of
+		// its flushes within its size range (give or take half again),
+		// against an uninformed 50% for a profile without a range.
+		lo, _ := slices.BinarySearch(sh.flushBytes, p.FlushBytesMin/1.5)
+		hi, found := slices.BinarySearch(sh.flushBytes, p.FlushBytesMax*1.5)
+		for found && hi < len(sh.flushBytes) && sh.flushBytes[hi] == p.FlushBytesMax*1.5 {
+			hi++ // include flushes exactly at the upper bound
+		}
+		in := max(hi-lo, 0)
+		share := float64(in) / float64(len(sh.flushBytes))
+		ll := share*math.Log(0.9) + (1-share)*math.Log(0.1)
+		self := 0.9*math.Log(0.9) + 0.1*math.Log(0.1)
+		nf := float64(min(len(sh.flushBytes), routeEvidenceGaps))
+		sizeTerms = weightSize * nf * (share*math.Log(0.9/0.5) + (1-share)*math.Log(0.1/0.5))
+		terms += sizeTerms
+		typical += weightSize * min(ll-self, 0)
 	}
 	if p.QuantumMs > 0 {
 		if share, n := quantumShare(sh.flushGaps, p.QuantumMs); n >= 8 {
@@ -152,9 +174,8 @@ func scoreProfile(sh *streamShape, p *Profile) (score, evidence float64) {
 	if p.PacketsP95 > 0 {
 		terms += weightLength * math.Log(logDistanceTerm(float64(sh.packets), 0, 3*float64(p.PacketsP95), 1))
 	}
-	score = clamp01(finite(math.Exp(-kl + terms)))
-	evidence = finite(-float64(min(sh.histN, routeEvidenceGaps))*kl + terms)
-	return score, evidence
+	score = clamp01(finite(math.Exp(-max(ce-p.binEntropy, 0) + typical + (terms-sizeTerms)/n)))
+	return score, finite(-n*ce + terms)
 }
 
 // matchRoute scores every profile against the stream and applies the floor,

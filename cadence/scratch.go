@@ -23,9 +23,15 @@ type event struct {
 	bytes      int64
 	pauseMs    float64 // silence of both sides before a command
 	kind       evKind
-	answered   bool // a command the other side answered within AnswerWindow
+	answered   bool // the other side answered within AnswerWindow
 	echoed     bool // a keystroke the other side echoed
-	seq        int32
+	// The other side's answer before this side wrote again: its flushes
+	// and the sizes of its first and last packets (echo and prompt).
+	answerFlushes int32
+	answerPackets int32
+	answerBytes   int64
+	answerFirst   uint32
+	answerLast    uint32
 }
 
 type evKind uint8
@@ -34,6 +40,7 @@ const (
 	evKeyCandidate evKind = iota + 1 // keystroke-sized, human-spaced write
 	evKey                            // keystroke inside a typing burst
 	evCommand                        // line-sized write after a think pause
+	evOther                          // any other write of the side
 )
 
 // scratch holds the per-call working buffers. One scratch serves one Analyze

@@ -83,23 +83,105 @@ func summarize(xs []float64, sc *scratch) schemas.IATStats {
 	return st
 }
 
-// mad returns the median absolute deviation of xs around med (unscaled).
-func mad(xs []float64, med float64, sc *scratch) float64 {
-	dev := sc.dev[:0]
-	for _, x := range xs {
-		dev = append(dev, math.Abs(x-med))
+// mad returns the median absolute deviation of sorted xs around its median
+// med (unscaled), in O(n): the deviations left of the median, read right to
+// left, and those right of it, read left to right, are two ascending runs,
+// so merging them up to the middle finds their median without a sort.
+func mad(sorted []float64, med float64, _ *scratch) float64 {
+	n := len(sorted)
+	if n == 0 {
+		return 0
 	}
-	slices.Sort(dev)
-	sc.dev = dev
-	return quantileSorted(dev, 0.5)
+	// Split: sorted[:split] are < med, sorted[split:] are >= med.
+	split, _ := slices.BinarySearch(sorted, med)
+	i, j := split-1, split // i walks left (deviations ascending), j right
+	next := func() float64 {
+		if j >= n || (i >= 0 && med-sorted[i] <= sorted[j]-med) {
+			d := med - sorted[i]
+			i--
+			return d
+		}
+		d := sorted[j] - med
+		j++
+		return d
+	}
+	// The median of n deviations: element n/2 (odd n) or the mean of
+	// elements n/2-1 and n/2 (even n), in ascending order.
+	var prev, cur float64
+	for k := 0; k <= n/2; k++ {
+		prev, cur = cur, next()
+	}
+	if n%2 == 1 {
+		return cur
+	}
+	return (prev + cur) / 2
 }
 
-// medianOf returns the median of xs, sorting a copy in sc.tmp.
+// selectK returns the k-th smallest element of xs (0-based), reordering xs.
+// Quickselect with a median-of-three pivot: O(n) on average, deterministic.
+func selectK(xs []float64, k int) float64 {
+	lo, hi := 0, len(xs)-1
+	for hi > lo {
+		mid := lo + (hi-lo)/2
+		if xs[mid] < xs[lo] {
+			xs[mid], xs[lo] = xs[lo], xs[mid]
+		}
+		if xs[hi] < xs[lo] {
+			xs[hi], xs[lo] = xs[lo], xs[hi]
+		}
+		if xs[hi] < xs[mid] {
+			xs[hi], xs[mid] = xs[mid], xs[hi]
+		}
+		pivot := xs[mid]
+		i, j := lo, hi
+		for i <= j {
+			for xs[i] < pivot {
+				i++
+			}
+			for xs[j] > pivot {
+				j--
+			}
+			if i <= j {
+				xs[i], xs[j] = xs[j], xs[i]
+				i++
+				j--
+			}
+		}
+		switch {
+		case k <= j:
+			hi = j
+		case k >= i:
+			lo = i
+		default:
+			return xs[k]
+		}
+	}
+	return xs[k]
+}
+
+// median returns the median of xs in O(n), reordering xs.
+func median(xs []float64) float64 {
+	n := len(xs)
+	if n == 0 {
+		return 0
+	}
+	hi := selectK(xs, n/2)
+	if n%2 == 1 {
+		return hi
+	}
+	// The largest of the lower half is the (n/2-1)-th smallest.
+	lo := xs[0]
+	for _, x := range xs[:n/2] {
+		lo = max(lo, x)
+	}
+	return (lo + hi) / 2
+}
+
+// medianOf returns the median of xs, working on a copy in sc.tmp.
 func medianOf(xs []float64, sc *scratch) float64 {
 	tmp := append(sc.tmp[:0], xs...)
-	slices.Sort(tmp)
 	sc.tmp = tmp
-	return quantileSorted(tmp, 0.5)
+	return median(tmp)
 }
 
 // Entropy bins: bin 0 holds gaps under entropyLowMs, bins 1..entropyLogBins
@@ -120,7 +202,7 @@ func entropyBin(ms float64) int {
 	if ms >= entropyHighMs {
 		return entropyBins - 1
 	}
-	b := 1 + int(math.Log2(ms/entropyLowMs))
+	b := 1 + floorLog2(ms/entropyLowMs)
 	if b > entropyLogBins {
 		b = entropyLogBins
 	}
@@ -151,26 +233,6 @@ func gapEntropy(gaps []float64) float64 {
 	return clamp01(h / math.Log(float64(k)))
 }
 
-// logStats returns the mean and standard deviation of ln(x) over xs in
-// milliseconds, flooring each value at 0.01 ms (10 µs, below any capture
-// clock's useful resolution) so that zero gaps stay finite.
-func logStats(xs []float64) (mu, sigma float64) {
-	if len(xs) == 0 {
-		return 0, 0
-	}
-	var s float64
-	for _, x := range xs {
-		s += math.Log(max(x, 0.01))
-	}
-	mu = s / float64(len(xs))
-	var v float64
-	for _, x := range xs {
-		d := math.Log(max(x, 0.01)) - mu
-		v += d * d
-	}
-	return mu, math.Sqrt(v / float64(len(xs)))
-}
-
 func clamp01(x float64) float64 {
 	if !(x > 0) { // NaN too
 		return 0
@@ -198,10 +260,14 @@ func nonneg(x float64) float64 {
 	return x
 }
 
-// medianOfInPlace sorts xs and returns its median.
-func medianOfInPlace(xs []float64, _ *scratch) float64 {
-	slices.Sort(xs)
-	return quantileSorted(xs, 0.5)
-}
+// medianOfInPlace returns the median of xs, reordering xs.
+func medianOfInPlace(xs []float64, _ *scratch) float64 { return median(xs) }
 
 func ln(x float64) float64 { return math.Log(x) }
+
+// floorLog2 returns floor(log2(x)) for x >= 1 from the float's exponent
+// (exact at powers of two, no logarithm).
+func floorLog2(x float64) int {
+	_, exp := math.Frexp(x) // x = frac * 2^exp, frac in [0.5, 1)
+	return exp - 1
+}

@@ -62,15 +62,19 @@ func (a *Analyzer) findUpload(client, server schemas.DirectionFeatures, sc *scra
 		}
 		i = j
 	}
-	u.ok = true
 	if start < 0 || 2*bestBytes < total {
-		// The bulk lies beyond the timing detail.
-		if len(fl) > 0 {
-			u.start = fl[len(fl)-1].end
+		// No bulk phase in the detail: an upload only if the bytes beyond
+		// the detail are themselves high-volume.
+		rest := client.Bytes - total
+		if rest < a.cfg.ExfilMinBytes || len(fl) == 0 {
+			return u
 		}
-		u.bytes = max(client.Bytes-total, 0)
+		u.ok = true
+		u.start = fl[len(fl)-1].end
+		u.bytes = rest
 		return u
 	}
+	u.ok = true
 	var before int64
 	for _, f := range fl[:start] {
 		before += f.bytes
@@ -108,28 +112,26 @@ func (a *Analyzer) findUpload(client, server schemas.DirectionFeatures, sc *scra
 
 // evalExfil decides whether an upload is agent exfiltration: a high-volume
 // client-to-server phase inside a session whose earlier acts are agent
-// command lines (not typed keystrokes). Without such a phase it takes
-// strongly machine-paced chunking (fixed-size chunks separated by idle gaps
-// at a steady period, the T1030 pattern) to call it; a plain bulk upload is
-// other.
-func (a *Analyzer) evalExfil(s *session, u upload) (float64, []string, string) {
+// command lines (not typed keystrokes). Without such a phase the upload is
+// other, even when machine-paced: a bandwidth-limited backup chunks exactly
+// like rate-limited staging (T1030), so that pattern is only reported.
+func (a *Analyzer) evalExfil(sides *[2]session, u upload) (float64, []string, string) {
 	if !u.ok {
 		return 0, nil, ""
 	}
 	cfg := &a.cfg
+	// The command phase may come from the client (an agent's session that
+	// then uploads) or from the responder (a reverse shell whose victim
+	// then sends the data back): take the side with more answered
+	// commands.
 	cmds, answered, keys := 0, 0, 0
-	for _, e := range s.events {
-		if e.start >= u.start {
-			break
+	for side := range sides {
+		c, ans, k := phaseBefore(sides[side].events, u.start)
+		if ans > answered {
+			cmds, answered = c, ans
 		}
-		switch e.kind {
-		case evCommand:
-			cmds++
-			if e.answered {
-				answered++
-			}
-		case evKey:
-			keys++
+		if side == int(dirClient) {
+			keys = k
 		}
 	}
 	chunking := fmt.Sprintf("%d chunks, size CV %.2f, gap CV %.2f", u.chunks, u.sizeCV, u.gapCV)
@@ -159,7 +161,29 @@ func (a *Analyzer) evalExfil(s *session, u upload) (float64, []string, string) {
 		return min(score, 0.9), why, ""
 	}
 	if u.chunks >= 20 && u.idleShare >= 0.8 && u.sizeCV <= 0.1 && u.gapCV <= 0.2 {
-		return 0.55, []string{upl, fmt.Sprintf("fixed-size chunks every %.0f ms separated by idle gaps without an agent phase: staged, rate-limited exfiltration pattern (T1030)", u.gapMedMs)}, ""
+		// Rate-limited staging (T1030) looks like this, and so does a
+		// backup tool with a bandwidth limit: report it, do not alert.
+		return 0, nil, fmt.Sprintf("%s in fixed-size chunks every %.0f ms with idle gaps, but no agent-like command phase in this flow (rate-limited transfer; correlate with the host's agent sessions)", upl, u.gapMedMs)
 	}
 	return 0, nil, upl + " without an agent-like command phase (backup or file transfer)"
+}
+
+// phaseBefore counts the commands (and those answered) and keystrokes among
+// events before t.
+func phaseBefore(ev []event, t int64) (cmds, answered, keys int) {
+	for _, e := range ev {
+		if e.start >= t {
+			break
+		}
+		switch e.kind {
+		case evCommand:
+			cmds++
+			if e.answered {
+				answered++
+			}
+		case evKey:
+			keys++
+		}
+	}
+	return cmds, answered, keys
 }

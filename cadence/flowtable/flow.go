@@ -1,6 +1,8 @@
 package flowtable
 
 import (
+	"encoding/binary"
+
 	"github.com/aegis-nsm/aegis/schemas"
 )
 
@@ -22,10 +24,12 @@ func CanonicalKey(t schemas.Tuple) (Key, bool) {
 }
 
 func lessEndpoint(ip1 schemas.IP, p1 uint16, ip2 schemas.IP, p2 uint16) bool {
-	for i := range ip1 {
-		if ip1[i] != ip2[i] {
-			return ip1[i] < ip2[i]
-		}
+	// Big-endian 64-bit halves compare like the bytes do.
+	if a, b := binary.BigEndian.Uint64(ip1[:8]), binary.BigEndian.Uint64(ip2[:8]); a != b {
+		return a < b
+	}
+	if a, b := binary.BigEndian.Uint64(ip1[8:]), binary.BigEndian.Uint64(ip2[8:]); a != b {
+		return a < b
 	}
 	return p1 <= p2
 }
