@@ -27,14 +27,13 @@ type streamEval struct {
 // streamShape is what route matching reads from a stream run. The gap
 // slices alias scratch and are valid until the next Analyze step reuses it.
 type streamShape struct {
-	hist          [routeBins]int // server packet gaps in the run
-	histN         int
-	flushGaps     []float64
-	medFlushBytes float64
-	flushBytes    []float64 // payload of each flush in the run, sorted
-	ttfbMs        float64
-	hasTTFB       bool
-	packets       int64
+	hist       [routeBins]int // server flush gaps in the run
+	histN      int
+	flushGaps  []float64
+	flushBytes []float64 // payload of each flush in the run, sorted
+	ttfbMs     float64
+	hasTTFB    bool
+	packets    int64
 }
 
 // evalStream applies the token-stream physics to the longest server run.
@@ -212,7 +211,6 @@ func (a *Analyzer) evalStream(f *flowtable.Flow, m []flush, run serverRun, sc *s
 	}
 	e.shape.histN = len(fgaps)
 	e.shape.flushGaps = fgaps
-	e.shape.medFlushBytes = medFlush
 	e.shape.flushBytes = fbytes
 	e.shape.ttfbMs = run.ttfbMs()
 	e.shape.hasTTFB = run.hasRequest
