@@ -75,6 +75,7 @@ func TestAssembleValidatesAndIsDeterministic(t *testing.T) {
 	rec.SNI, rec.Service = "api.openai.com", "ssl"
 	for _, c := range schemas.Classes {
 		v := Verdict{Class: c, Confidence: 0.8, Reasons: []string{"because"}, Route: schemas.RouteMatch{Name: "unknown", SNI: "none"}}
+		v.Cadence.Session.CommandSide = "none"
 		for _, withIDS := range []bool{false, true} {
 			var r schemas.Record
 			if withIDS {

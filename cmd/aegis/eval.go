@@ -26,14 +26,17 @@ type truthRow = synth.Truth
 
 // evalResult is the detection-quality report of one labelled set.
 type evalResult struct {
-	Flows      int
-	Unmatched  int                                     // truth flows the analysis never produced
-	Confusion  map[schemas.Class]map[schemas.Class]int // truth -> predicted
-	ByScenario map[string]map[schemas.Class]int        // scenario -> predicted
-	RouteTotal int                                     // true llm_stream flows with a route, predicted llm_stream
-	RouteRight int                                     // ... whose top-1 route is right
-	RouteUnk   int                                     // ... called "unknown"
-	HandoffErr []float64                               // |predicted - true| handoff moment, seconds
+	Flows     int
+	Unmatched int                                     // truth flows the analysis never produced
+	Confusion map[schemas.Class]map[schemas.Class]int // truth -> predicted
+	// Decidable is Confusion without the scenarios whose class one flow
+	// cannot show (see hostViewScenarios).
+	Decidable  map[schemas.Class]map[schemas.Class]int
+	ByScenario map[string]map[schemas.Class]int // scenario -> predicted
+	RouteTotal int                              // true llm_stream flows with a route, predicted llm_stream
+	RouteRight int                              // ... whose top-1 route is right
+	RouteUnk   int                              // ... called "unknown"
+	HandoffErr []float64                        // |predicted - true| handoff moment, seconds
 }
 
 func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -168,7 +171,8 @@ func score(truth []truthRow, recs []outRecord) (*evalResult, error) {
 		}
 		pred[rec.Aegis.FlowKey] = append(pred[rec.Aegis.FlowKey], &rec)
 	}
-	res := &evalResult{Confusion: map[schemas.Class]map[schemas.Class]int{}, ByScenario: map[string]map[schemas.Class]int{}}
+	res := &evalResult{Confusion: map[schemas.Class]map[schemas.Class]int{}, Decidable: map[schemas.Class]map[schemas.Class]int{},
+		ByScenario: map[string]map[schemas.Class]int{}}
 	for _, t := range truth {
 		res.Flows++
 		tp, err := truthTuple(t)
@@ -192,6 +196,12 @@ func score(truth []truthRow, recs []outRecord) (*evalResult, error) {
 			res.Confusion[t.Class] = map[schemas.Class]int{}
 		}
 		res.Confusion[t.Class][predicted]++
+		if !hostViewScenarios[t.Scenario] {
+			if res.Decidable[t.Class] == nil {
+				res.Decidable[t.Class] = map[schemas.Class]int{}
+			}
+			res.Decidable[t.Class][predicted]++
+		}
 		if res.ByScenario[t.Scenario] == nil {
 			res.ByScenario[t.Scenario] = map[schemas.Class]int{}
 		}
@@ -232,14 +242,30 @@ func abs64(x int64) int64 {
 	return x
 }
 
-// precisionRecall returns the precision and recall of class c.
+// hostViewScenarios are generator scenarios whose class a single flow
+// cannot show: an agent running each command on its own connection, or
+// exfiltrating on a separate connection after its session. They need the
+// per-host view (tool-call coupling, issue 9) and are reported apart.
+var hostViewScenarios = map[string]bool{
+	"agent_ssh_exec":        true,
+	"exfil_https_multiconn": true,
+	"exfil_https_chunked":   true,
+	"exfil_scp":             true,
+}
+
+// precisionRecall returns the precision and recall of class c over all
+// flows.
 func (r *evalResult) precisionRecall(c schemas.Class) (p, rec float64, support int) {
-	tp := r.Confusion[c][c]
+	return precisionRecallOf(r.Confusion, c)
+}
+
+func precisionRecallOf(m map[schemas.Class]map[schemas.Class]int, c schemas.Class) (p, rec float64, support int) {
+	tp := m[c][c]
 	predicted := 0
-	for _, row := range r.Confusion {
+	for _, row := range m {
 		predicted += row[c]
 	}
-	for _, n := range r.Confusion[c] {
+	for _, n := range m[c] {
 		support += n
 	}
 	p, rec = math.NaN(), math.NaN()
@@ -262,12 +288,20 @@ func pct(x float64) string {
 // writeMarkdown prints the report.
 func (r *evalResult) writeMarkdown(w io.Writer) {
 	fmt.Fprintf(w, "Flows: %d (%d not found in the analysis)\n\n", r.Flows, r.Unmatched)
-	fmt.Fprintln(w, "| class | support | precision | recall |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|")
+	fmt.Fprintln(w, "| class | support | precision | recall | support (one flow decides) | precision | recall |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|")
 	for _, c := range schemas.Classes {
 		p, rec, n := r.precisionRecall(c)
-		fmt.Fprintf(w, "| %s | %d | %s | %s |\n", c, n, pct(p), pct(rec))
+		dp, drec, dn := precisionRecallOf(r.Decidable, c)
+		fmt.Fprintf(w, "| %s | %d | %s | %s | %d | %s | %s |\n", c, n, pct(p), pct(rec), dn, pct(dp), pct(drec))
 	}
+	fmt.Fprintln(w, "\n\"One flow decides\" leaves out the scenarios whose class needs the per-host view:")
+	names := make([]string, 0, len(hostViewScenarios))
+	for n := range hostViewScenarios {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	fmt.Fprintf(w, "%s.\n", strings.Join(names, ", "))
 	cols := append(append([]schemas.Class{}, schemas.Classes...), "(missing)")
 	fmt.Fprintln(w, "\nConfusion matrix (rows: truth, columns: predicted):")
 	fmt.Fprintln(w)
@@ -288,8 +322,10 @@ func (r *evalResult) writeMarkdown(w io.Writer) {
 		fmt.Fprintln(w)
 	}
 	if r.RouteTotal > 0 {
-		fmt.Fprintf(w, "\nRoute top-1 accuracy on detected LLM streams: %d/%d (%s); called unknown: %d\n",
-			r.RouteRight, r.RouteTotal, pct(float64(r.RouteRight)/float64(r.RouteTotal)), r.RouteUnk)
+		named := r.RouteTotal - r.RouteUnk
+		fmt.Fprintf(w, "\nRoute top-1 accuracy on detected LLM streams: %d/%d (%s); called unknown: %d; right when a route is named: %d/%d (%s)\n",
+			r.RouteRight, r.RouteTotal, pct(float64(r.RouteRight)/float64(r.RouteTotal)), r.RouteUnk,
+			r.RouteRight, named, pct(float64(r.RouteRight)/float64(max(named, 1))))
 	}
 	if len(r.HandoffErr) > 0 {
 		sort.Float64s(r.HandoffErr)
@@ -298,7 +334,7 @@ func (r *evalResult) writeMarkdown(w io.Writer) {
 	}
 	fmt.Fprintln(w, "\nPer scenario (predicted classes):")
 	fmt.Fprintln(w)
-	names := make([]string, 0, len(r.ByScenario))
+	names = make([]string, 0, len(r.ByScenario))
 	for n := range r.ByScenario {
 		names = append(names, n)
 	}

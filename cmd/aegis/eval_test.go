@@ -40,8 +40,8 @@ func TestDetectionQuality(t *testing.T) {
 	for _, c := range []struct {
 		class schemas.Class
 		floor float64
-	}{{schemas.ClassLLMStream, 0.8}, {schemas.ClassHandoff, 0.6}, {schemas.ClassHumanInteractive, 0.7}} {
-		if _, rec, n := res.precisionRecall(c.class); n == 0 || rec < c.floor {
+	}{{schemas.ClassLLMStream, 0.8}, {schemas.ClassHandoff, 0.6}, {schemas.ClassHumanInteractive, 0.7}, {schemas.ClassAgentShell, 0.6}} {
+		if _, rec, n := precisionRecallOf(res.Decidable, c.class); n == 0 || rec < c.floor {
 			t.Errorf("%s recall %.2f over %d flows, floor %.2f", c.class, rec, n, c.floor)
 		}
 	}
