@@ -17,13 +17,24 @@ type Key struct {
 
 // CanonicalKey returns the Key of t and whether t's sender is the key's A side.
 func CanonicalKey(t schemas.Tuple) (Key, bool) {
-	if lessEndpoint(t.SrcIP, t.SrcPort, t.DstIP, t.DstPort) {
-		return Key{AIP: t.SrcIP, BIP: t.DstIP, APort: t.SrcPort, BPort: t.DstPort, Proto: t.Proto}, true
-	}
-	return Key{AIP: t.DstIP, BIP: t.SrcIP, APort: t.DstPort, BPort: t.SrcPort, Proto: t.Proto}, false
+	var k Key
+	a := canonicalKeyInto(&t, &k)
+	return k, a
 }
 
-func lessEndpoint(ip1 schemas.IP, p1 uint16, ip2 schemas.IP, p2 uint16) bool {
+// canonicalKeyInto is CanonicalKey writing into k, without copying the
+// tuple (the hot path).
+func canonicalKeyInto(t *schemas.Tuple, k *Key) bool {
+	k.Proto = t.Proto
+	if lessEndpoint(&t.SrcIP, t.SrcPort, &t.DstIP, t.DstPort) {
+		k.AIP, k.BIP, k.APort, k.BPort = t.SrcIP, t.DstIP, t.SrcPort, t.DstPort
+		return true
+	}
+	k.AIP, k.BIP, k.APort, k.BPort = t.DstIP, t.SrcIP, t.DstPort, t.SrcPort
+	return false
+}
+
+func lessEndpoint(ip1 *schemas.IP, p1 uint16, ip2 *schemas.IP, p2 uint16) bool {
 	// Big-endian 64-bit halves compare like the bytes do.
 	if a, b := binary.BigEndian.Uint64(ip1[:8]), binary.BigEndian.Uint64(ip2[:8]); a != b {
 		return a < b

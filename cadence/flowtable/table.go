@@ -156,6 +156,9 @@ type Table struct {
 	now       int64
 	nextSweep int64
 	stats     Stats
+	// last is the flow of the previous packet (bursts of one flow skip the
+	// map lookup); nil after it ended.
+	last *Flow
 	// closing holds TCP flows with a close delay running (some may have
 	// ended since; they are dropped at the next sweep).
 	closing []*Flow
@@ -191,13 +194,18 @@ func listOf(proto uint8) int {
 // Add records one packet. Packets should arrive in time order; a packet
 // older than the table's clock is still added to its flow.
 func (t *Table) Add(p *schemas.Packet) {
-	k, senderIsA := CanonicalKey(p.Tuple)
-	t.AddKeyed(p, k, senderIsA)
+	var k Key
+	senderIsA := canonicalKeyInto(&p.Tuple, &k)
+	t.add(p, &k, senderIsA)
 }
 
 // AddKeyed is Add for a caller that already computed the canonical key (a
 // dispatcher sharding by key).
 func (t *Table) AddKeyed(p *schemas.Packet, k Key, senderIsA bool) {
+	t.add(p, &k, senderIsA)
+}
+
+func (t *Table) add(p *schemas.Packet, kp *Key, senderIsA bool) {
 	t.stats.Packets++
 	if p.TS > t.now {
 		t.now = p.TS
@@ -206,9 +214,12 @@ func (t *Table) AddKeyed(p *schemas.Packet, k Key, senderIsA bool) {
 			t.nextSweep = t.now + int64(t.cfg.SweepEvery)
 		}
 	}
-	f := t.flows[k]
+	f := t.last
+	if f == nil || f.Key != *kp {
+		f = t.flows[*kp]
+	}
 	if f != nil {
-		li := listOf(k.Proto)
+		li := listOf(kp.Proto)
 		switch {
 		case p.TS-f.Last > t.idle[li]:
 			t.end(f, EndIdle)
@@ -219,9 +230,10 @@ func (t *Table) AddKeyed(p *schemas.Packet, k Key, senderIsA bool) {
 		}
 	}
 	if f == nil {
-		f = t.create(p, k, senderIsA)
+		f = t.create(p, *kp, senderIsA)
 	}
-	t.lists[listOf(k.Proto)].moveToBack(f)
+	t.last = f
+	t.lists[listOf(kp.Proto)].moveToBack(f)
 	if p.TS > f.Last {
 		f.Last = p.TS
 	}
@@ -358,6 +370,9 @@ func (t *Table) trackClose(f *Flow, ts int64, flags uint8, fromOrig bool) {
 // end removes f from the table and hands it to emit.
 func (t *Table) end(f *Flow, why EndReason) {
 	f.ended = true
+	if t.last == f {
+		t.last = nil
+	}
 	delete(t.flows, f.Key)
 	t.lists[listOf(f.Key.Proto)].remove(f)
 	t.stats.Active--
