@@ -21,8 +21,7 @@ import (
 	"github.com/aegis-nsm/aegis/schemas"
 )
 
-// listFlag collects a repeatable flag; each use may also carry several
-// comma-free paths separated by spaces from shell globbing.
+// listFlag collects a repeatable flag, one value per use.
 type listFlag []string
 
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }

@@ -368,3 +368,5 @@ func TestHumanSSHIsHumanInteractive(t *testing.T) {
 		}
 	}
 }
+
+func suricataTable() flowtable.Config { return flowtable.SuricataConfig() }
