@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aegis-nsm/aegis/enrich/communityid"
 	"github.com/aegis-nsm/aegis/schemas"
+	"github.com/aegis-nsm/aegis/schemas/communityid"
 	"github.com/aegis-nsm/aegis/schemas/schemacheck"
 )
 

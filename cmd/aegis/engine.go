@@ -13,8 +13,8 @@ import (
 	"github.com/aegis-nsm/aegis/cadence"
 	"github.com/aegis-nsm/aegis/cadence/flowtable"
 	"github.com/aegis-nsm/aegis/enrich"
-	"github.com/aegis-nsm/aegis/enrich/communityid"
 	"github.com/aegis-nsm/aegis/schemas"
+	"github.com/aegis-nsm/aegis/schemas/communityid"
 )
 
 // packetSource is what the engine reads: capture.FileReader and

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aegis-nsm/aegis/enrich/communityid"
 	"github.com/aegis-nsm/aegis/schemas"
+	"github.com/aegis-nsm/aegis/schemas/communityid"
 	"github.com/aegis-nsm/aegis/schemas/schemacheck"
 )
 

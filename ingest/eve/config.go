@@ -20,6 +20,19 @@ type Config struct {
 	// MaxErrorSamples is how many LineErrors the readers keep in
 	// Stats.Errors; the rest are only counted. Default 100; -1 keeps none.
 	MaxErrorSamples int `yaml:"max_error_samples"`
+	// KeepRaw keeps each flow event's line, byte for byte, in IDSFlow.Raw
+	// (for publishing the original event with the record). Off by default:
+	// it costs one allocation and a copy of the line per flow event.
+	KeepRaw bool `yaml:"keep_raw"`
+	// ComputeCommunityID computes the Community ID v1 of flow events
+	// without community_id (Suricata's community-id option is off by
+	// default), with CommunityIDSeed. Off in the zero Config, so that what
+	// the readers return is what Suricata logged unless asked; the daemon
+	// and `aegis analyze` should turn it on.
+	ComputeCommunityID bool `yaml:"compute_community_id"`
+	// CommunityIDSeed is the Community ID seed; it must be the one the
+	// sensors and other tools use (Suricata's community-id-seed). Default 0.
+	CommunityIDSeed uint16 `yaml:"community_id_seed"`
 }
 
 // DefaultConfig returns the configuration the zero Config stands for.

@@ -85,7 +85,7 @@ func TestBug2646(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(flows) != 1 || st.Bad != 0 || st.SNIAttached != 1 || st.SNIMatched != 1 {
+			if len(flows) != 1 || st.Bad != 0 || st.SNIAttached != 1 || st.ContextMatched != 1 {
 				t.Fatalf("flows %+v, stats %+v", flows, st)
 			}
 			f := flows[0]
@@ -127,7 +127,7 @@ func TestCommunityIDIPv6(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(flows) != 2 || st.SNI != 2 || st.SNIAttached != 2 || st.Bad != 0 {
+	if len(flows) != 2 || st.Context != 2 || st.SNIAttached != 2 || st.Bad != 0 {
 		t.Fatalf("flows %+v, stats %+v", flows, st)
 	}
 	want := map[uint16]struct {

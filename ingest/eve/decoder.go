@@ -3,6 +3,7 @@ package eve
 import (
 	"bytes"
 
+	"github.com/aegis-nsm/aegis/ingest/flowctx"
 	"github.com/aegis-nsm/aegis/ingest/logscan"
 	"github.com/aegis-nsm/aegis/schemas"
 )
@@ -16,8 +17,9 @@ const (
 	KindBlank Kind = iota
 	// KindFlow is a flow event: Result.Flow is set.
 	KindFlow
-	// KindSNI is a tls or quic event: Result.SNI is set.
-	KindSNI
+	// KindContext is an event that adds context to a flow (tls, quic,
+	// ssh, http, alert): Result.Context is set.
+	KindContext
 	// KindSkipped is an event of another type (alert, dns, netflow, ...),
 	// recognised and not decoded: Result.EventType names it.
 	KindSkipped
@@ -30,28 +32,52 @@ func (k Kind) String() string {
 		return "blank"
 	case KindFlow:
 		return "flow"
-	case KindSNI:
-		return "sni"
+	case KindContext:
+		return "context"
 	case KindSkipped:
 		return "skipped"
 	}
 	return "invalid"
 }
 
-// SNIRecord is what Aegis takes from a tls or quic event: the flow_id that
-// joins it to the flow event and the server name the client asked for.
-type SNIRecord struct {
+// KindSNI is the old name of KindContext.
+//
+// Deprecated: use KindContext.
+const KindSNI = KindContext
+
+// ContextRecord is what Aegis takes from a tls, quic, ssh, http or alert
+// event: the flow_id that joins it to the flow event and the fields of
+// flowctx.Fields the event had:
+//
+//   - tls: SNI (tls.sni), TLSVersion (tls.version, "TLS 1.3"), JA3 and
+//     JA3S (tls.ja3.hash, tls.ja3s.hash), JA4 (tls.ja4);
+//   - quic: SNI (quic.sni), JA3, JA3S, JA4 (quic.ja3.hash, ...);
+//   - ssh: SSHClient and SSHServer (ssh.client.software_version,
+//     ssh.server.software_version);
+//   - http: HTTPHost (http.hostname), HTTPUserAgent
+//     (http.http_user_agent), HTTPURL (http.url);
+//   - alert: one Alerts entry (alert.gid, signature_id, rev, signature,
+//     category, severity, action; the event timestamp as its Time), plus
+//     any of the above from the tls, http, ssh or quic object Suricata
+//     adds to alerts.
+type ContextRecord struct {
 	FlowID uint64 // 0 when the event had none
-	SNI    string // tls.sni or quic.sni; "" when the ClientHello had none
 	Line   int64  // line number of the event
+	flowctx.Fields
 }
 
+// SNIRecord is the old name of ContextRecord.
+//
+// Deprecated: use ContextRecord.
+type SNIRecord = ContextRecord
+
 // Result is one decoded line. Only the member its Kind names is set. The
-// strings in it are the caller's to keep: they do not alias the line.
+// strings and slices in it are the caller's to keep: they do not alias the
+// line.
 type Result struct {
 	Kind      Kind            // what the line was
 	Flow      schemas.IDSFlow // KindFlow
-	SNI       SNIRecord       // KindSNI
+	Context   ContextRecord   // KindContext
 	EventType string          // event_type of any event
 }
 
@@ -69,6 +95,9 @@ type Decoder struct {
 	js      logscan.JSONScanner
 	ev      event
 	scratch []byte
+	utf     []byte // UTF-8 repair
+	badUTF8 bool   // the event had invalid UTF-8 (repaired)
+	cidBuf  []byte // a computed community_id
 }
 
 // NewDecoder returns a Decoder for the file named file (the name only
@@ -106,6 +135,7 @@ func (d *Decoder) Stats() Stats { return d.stats.clone() }
 func (d *Decoder) Decode(line []byte) (Result, error) {
 	d.line++
 	d.stats.Lines++
+	d.badUTF8 = false
 	line = logscan.TrimLine(line, d.line == 1)
 	if len(bytes.TrimSpace(line)) == 0 {
 		d.stats.Blank++
@@ -116,12 +146,16 @@ func (d *Decoder) Decode(line []byte) (Result, error) {
 		d.stats.countBad(err.Reason)
 		return Result{Kind: KindBlank}, err
 	}
+	if d.badUTF8 {
+		d.stats.InvalidUTF8++
+	}
 	d.stats.countEvent(res.EventType)
 	switch res.Kind {
 	case KindFlow:
 		d.stats.Flows++
-	case KindSNI:
-		d.stats.SNI++
+	case KindContext:
+		d.stats.Context++
+		d.stats.Alerts += int64(len(res.Context.Alerts))
 	case KindSkipped:
 		d.stats.Skipped++
 	}

@@ -21,15 +21,28 @@
 //     Start, no proto with an icmp_type is ICMP or ICMPv6 by address
 //     family, no ports are port 0 (ESP, GRE). src_ip and dest_ip are
 //     required.
-//   - tls and quic events become SNIRecord (flow_id, tls.sni or quic.sni),
-//     so a caller can attach the server name to the flow event with the
-//     same flow_id; ReadFiles does that.
+//   - community_id, when the event has none (Suricata's community-id
+//     option is off by default), is computed from the 5-tuple with
+//     schemas/communityid and Config.CommunityIDSeed when
+//     Config.ComputeCommunityID is set.
+//   - With Config.KeepRaw, the flow event's line is kept verbatim (a copy)
+//     in IDSFlow.Raw for publishing the original event; off by default, as
+//     it costs an allocation and a copy per flow event.
+//   - tls, quic, ssh, http and alert events become ContextRecord (flow_id
+//     plus SNI, TLS version, JA3/JA3S/JA4, SSH software banners, HTTP
+//     host, user agent and URL, and an IDSAlert for an alert), so a caller
+//     can attach them to the flow event with the same flow_id; ReadFiles
+//     does that (ingest/flowctx): several alerts per flow are all kept.
 //   - netflow events are recognised and skipped: each is one direction of a
 //     flow, and Suricata also writes the bi-directional flow event that
 //     carries both directions (flow and netflow output are both on when
 //     netflow is on), so decoding both would count each flow twice.
-//   - every other event type (alert, anomaly, dns, http, fileinfo, stats,
-//     ...) is recognised, counted in Stats.Events and skipped.
+//   - every other event type (anomaly, dns, fileinfo, stats, ...) is
+//     recognised, counted in Stats.Events and skipped.
+//   - a JSON object that is not an EVE event (no event_type; Zeek's _path
+//     or uid instead) is rejected as wrong_format. Invalid UTF-8 in a kept
+//     string is replaced by U+FFFD and counted in Stats.InvalidUTF8; the
+//     event is kept.
 //
 // flow_id is read digit by digit into a uint64, never through float64, so
 // every value up to 2^64-1 is kept exactly; Suricata's are 51 bits.
@@ -41,6 +54,7 @@
 // A Decoder is meant for one file and is not safe for concurrent use;
 // ReadFile, ReadFiles and Read build their own Decoders and are safe to
 // call from several goroutines. Decoding a flow event allocates only the
-// community_id string; small repeated strings (event types, app_proto,
-// flow.state) are interned per Decoder.
+// community_id string (logged or computed), plus the Raw copy with
+// KeepRaw; small repeated strings (event types, app_proto, flow.state,
+// alert category and action) are interned per Decoder.
 package eve

@@ -31,6 +31,10 @@ const (
 	// ReasonBadValue: a field has the wrong JSON type, or proto is neither a
 	// protocol name nor a number up to 255.
 	ReasonBadValue Reason = "bad_value"
+	// ReasonWrongFormat: the line is a JSON object but not a Suricata
+	// event: no event_type, and Zeek's "_path" or "uid" instead (a Zeek
+	// JSON log given as EVE).
+	ReasonWrongFormat Reason = "wrong_format"
 	// ReasonLineTooLong: a line exceeds Config.MaxLineBytes; the readers
 	// skip it up to the next newline.
 	ReasonLineTooLong = logscan.ReasonLineTooLong

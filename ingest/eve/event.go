@@ -28,34 +28,74 @@ const (
 	slotBytesToClient
 	slotFlowState
 	slotTLSSNI
+	slotTLSVersion
+	slotTLSJA3  // object {hash, string}
+	slotTLSJA3S // object {hash, string}
+	slotTLSJA4  // string
 	slotQUICSNI
+	slotQUICJA3
+	slotQUICJA3S
+	slotQUICJA4
+	slotSSHClient // object {proto_version, software_version}
+	slotSSHServer
+	slotHTTPHost
+	slotHTTPUserAgent
+	slotHTTPURL
+	slotAlertAction
+	slotAlertGID
+	slotAlertSID
+	slotAlertRev
+	slotAlertSignature
+	slotAlertCategory
+	slotAlertSeverity
+	slotZeekKey // "_path" or "uid": a Zeek JSON line, not EVE
 	numSlots
 )
 
 // slotNames are the dotted EVE field names, for error messages.
 var slotNames = [numSlots]string{
-	slotTimestamp:     "timestamp",
-	slotFlowID:        "flow_id",
-	slotEventType:     "event_type",
-	slotSrcIP:         "src_ip",
-	slotSrcPort:       "src_port",
-	slotDestIP:        "dest_ip",
-	slotDestPort:      "dest_port",
-	slotProto:         "proto",
-	slotAppProto:      "app_proto",
-	slotCommunityID:   "community_id",
-	slotICMPType:      "icmp_type",
-	slotICMPCode:      "icmp_code",
-	slotTunnel:        "tunnel",
-	slotFlowStart:     "flow.start",
-	slotFlowEnd:       "flow.end",
-	slotPktsToServer:  "flow.pkts_toserver",
-	slotPktsToClient:  "flow.pkts_toclient",
-	slotBytesToServer: "flow.bytes_toserver",
-	slotBytesToClient: "flow.bytes_toclient",
-	slotFlowState:     "flow.state",
-	slotTLSSNI:        "tls.sni",
-	slotQUICSNI:       "quic.sni",
+	slotTimestamp:      "timestamp",
+	slotFlowID:         "flow_id",
+	slotEventType:      "event_type",
+	slotSrcIP:          "src_ip",
+	slotSrcPort:        "src_port",
+	slotDestIP:         "dest_ip",
+	slotDestPort:       "dest_port",
+	slotProto:          "proto",
+	slotAppProto:       "app_proto",
+	slotCommunityID:    "community_id",
+	slotICMPType:       "icmp_type",
+	slotICMPCode:       "icmp_code",
+	slotTunnel:         "tunnel",
+	slotFlowStart:      "flow.start",
+	slotFlowEnd:        "flow.end",
+	slotPktsToServer:   "flow.pkts_toserver",
+	slotPktsToClient:   "flow.pkts_toclient",
+	slotBytesToServer:  "flow.bytes_toserver",
+	slotBytesToClient:  "flow.bytes_toclient",
+	slotFlowState:      "flow.state",
+	slotTLSSNI:         "tls.sni",
+	slotTLSVersion:     "tls.version",
+	slotTLSJA3:         "tls.ja3",
+	slotTLSJA3S:        "tls.ja3s",
+	slotTLSJA4:         "tls.ja4",
+	slotQUICSNI:        "quic.sni",
+	slotQUICJA3:        "quic.ja3",
+	slotQUICJA3S:       "quic.ja3s",
+	slotQUICJA4:        "quic.ja4",
+	slotSSHClient:      "ssh.client",
+	slotSSHServer:      "ssh.server",
+	slotHTTPHost:       "http.hostname",
+	slotHTTPUserAgent:  "http.http_user_agent",
+	slotHTTPURL:        "http.url",
+	slotAlertAction:    "alert.action",
+	slotAlertGID:       "alert.gid",
+	slotAlertSID:       "alert.signature_id",
+	slotAlertRev:       "alert.rev",
+	slotAlertSignature: "alert.signature",
+	slotAlertCategory:  "alert.category",
+	slotAlertSeverity:  "alert.severity",
+	slotZeekKey:        "_path",
 }
 
 // topSlot maps a top-level key to its slot.
@@ -87,6 +127,8 @@ func topSlot(key []byte) slot {
 		return slotICMPCode
 	case "tunnel":
 		return slotTunnel
+	case "_path", "uid":
+		return slotZeekKey
 	}
 	return slotNone
 }
@@ -147,6 +189,12 @@ func (d *Decoder) scan(line []byte) error {
 			sub = tlsSlot
 		case "quic":
 			sub = quicSlot
+		case "ssh":
+			sub = sshSlot
+		case "http":
+			sub = httpSlot
+		case "alert":
+			sub = alertSlot
 		}
 		if sub != nil && s.Peek() == '{' {
 			if err := d.scanObject(sub); err != nil {
@@ -167,16 +215,77 @@ func (d *Decoder) scan(line []byte) error {
 
 // tlsSlot maps a member of the "tls" object to its slot.
 func tlsSlot(key []byte) slot {
-	if string(key) == "sni" {
+	switch string(key) {
+	case "sni":
 		return slotTLSSNI
+	case "version":
+		return slotTLSVersion
+	case "ja3":
+		return slotTLSJA3
+	case "ja3s":
+		return slotTLSJA3S
+	case "ja4":
+		return slotTLSJA4
 	}
 	return slotNone
 }
 
 // quicSlot maps a member of the "quic" object to its slot.
 func quicSlot(key []byte) slot {
-	if string(key) == "sni" {
+	switch string(key) {
+	case "sni":
 		return slotQUICSNI
+	case "ja3":
+		return slotQUICJA3
+	case "ja3s":
+		return slotQUICJA3S
+	case "ja4":
+		return slotQUICJA4
+	}
+	return slotNone
+}
+
+// sshSlot maps a member of the "ssh" object to its slot.
+func sshSlot(key []byte) slot {
+	switch string(key) {
+	case "client":
+		return slotSSHClient
+	case "server":
+		return slotSSHServer
+	}
+	return slotNone
+}
+
+// httpSlot maps a member of the "http" object to its slot.
+func httpSlot(key []byte) slot {
+	switch string(key) {
+	case "hostname":
+		return slotHTTPHost
+	case "http_user_agent":
+		return slotHTTPUserAgent
+	case "url":
+		return slotHTTPURL
+	}
+	return slotNone
+}
+
+// alertSlot maps a member of the "alert" object to its slot.
+func alertSlot(key []byte) slot {
+	switch string(key) {
+	case "action":
+		return slotAlertAction
+	case "gid":
+		return slotAlertGID
+	case "signature_id":
+		return slotAlertSID
+	case "rev":
+		return slotAlertRev
+	case "signature":
+		return slotAlertSignature
+	case "category":
+		return slotAlertCategory
+	case "severity":
+		return slotAlertSeverity
 	}
 	return slotNone
 }

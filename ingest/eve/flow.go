@@ -1,7 +1,11 @@
 package eve
 
 import (
+	"bytes"
 	"net/netip"
+	"unicode/utf8"
+
+	"github.com/aegis-nsm/aegis/schemas/communityid"
 
 	"github.com/aegis-nsm/aegis/ingest/logscan"
 	"github.com/aegis-nsm/aegis/schemas"
@@ -15,6 +19,8 @@ func (d *Decoder) decode(line []byte) (Result, *LineError) {
 	ev := &d.ev
 	et := ev.v[slotEventType]
 	switch {
+	case et.Kind == logscan.JSONNone && ev.v[slotZeekKey].Kind != logscan.JSONNone:
+		return Result{}, d.lineError("event_type", ReasonWrongFormat, nil, errorf("a Zeek JSON record, not a Suricata EVE event"))
 	case et.Kind == logscan.JSONNone:
 		return Result{}, d.lineError("event_type", ReasonMissingField, nil, nil)
 	case et.Kind != logscan.JSONString || len(et.Raw) == 0:
@@ -27,13 +33,16 @@ func (d *Decoder) decode(line []byte) (Result, *LineError) {
 		if err != nil {
 			return Result{}, err
 		}
+		if d.cfg.KeepRaw {
+			f.Raw = bytes.Clone(line)
+		}
 		return Result{Kind: KindFlow, Flow: f, EventType: eventType}, nil
-	case "tls", "quic":
-		rec, err := d.sniRecord(eventType)
+	case "tls", "quic", "ssh", "http", "alert":
+		rec, err := d.contextRecord(eventType)
 		if err != nil {
 			return Result{}, err
 		}
-		return Result{Kind: KindSNI, SNI: rec, EventType: eventType}, nil
+		return Result{Kind: KindContext, Context: rec, EventType: eventType}, nil
 	}
 	// netflow included: a netflow event is one direction of a flow, and the
 	// bi-directional flow event of the same flow carries both.
@@ -173,23 +182,127 @@ func (d *Decoder) flow() (schemas.IDSFlow, *LineError) {
 	if f.CommunityID, err = d.str(slotCommunityID, false); err != nil {
 		return f, err
 	}
+	if f.CommunityID == "" && d.cfg.ComputeCommunityID && f.Proto != 0 {
+		d.cidBuf = communityid.Hasher{Seed: d.cfg.CommunityIDSeed}.AppendID(d.cidBuf[:0], communityid.TupleOf(f.Orig, f.Resp, f.Proto))
+		f.CommunityID = string(d.cidBuf)
+		d.stats.CommunityIDComputed++
+	}
 	f.Tunnelled = ev.v[slotTunnel].Kind == logscan.JSONObject
 	return f, nil
 }
 
-// sniRecord builds an SNIRecord from a tls or quic event.
-func (d *Decoder) sniRecord(eventType string) (SNIRecord, *LineError) {
-	rec := SNIRecord{Line: d.line}
+// contextRecord builds a ContextRecord from a tls, quic, ssh, http or
+// alert event. A field of the wrong JSON type rejects the event, as in a
+// flow event; a nested member of the wrong type (ja3.hash,
+// ssh.client.software_version) is left empty.
+func (d *Decoder) contextRecord(eventType string) (ContextRecord, *LineError) {
+	rec := ContextRecord{Line: d.line}
 	var err *LineError
 	if rec.FlowID, err = d.flowID(); err != nil {
 		return rec, err
 	}
-	sl := slotTLSSNI
-	if eventType == "quic" {
-		sl = slotQUICSNI
+	c := &rec.Fields
+	for _, s := range [...]struct {
+		sl  slot
+		dst *string
+	}{
+		{slotTLSSNI, &c.SNI}, {slotQUICSNI, &c.SNI}, {slotTLSVersion, &c.TLSVersion}, {slotTLSJA4, &c.JA4},
+		{slotQUICJA4, &c.JA4}, {slotHTTPHost, &c.HTTPHost}, {slotHTTPUserAgent, &c.HTTPUserAgent}, {slotHTTPURL, &c.HTTPURL},
+	} {
+		if *s.dst != "" {
+			continue
+		}
+		if *s.dst, err = d.str(s.sl, false); err != nil {
+			return rec, err
+		}
 	}
-	rec.SNI, err = d.str(sl, false)
-	return rec, err
+	for _, s := range [...]struct {
+		sl     slot
+		member string
+		dst    *string
+	}{
+		{slotTLSJA3, "hash", &c.JA3}, {slotQUICJA3, "hash", &c.JA3}, {slotTLSJA3S, "hash", &c.JA3S}, {slotQUICJA3S, "hash", &c.JA3S},
+		{slotSSHClient, "software_version", &c.SSHClient}, {slotSSHServer, "software_version", &c.SSHServer},
+	} {
+		if *s.dst == "" {
+			*s.dst = d.member(s.sl, s.member)
+		}
+	}
+	if eventType == "alert" {
+		a, err := d.alert()
+		if err != nil {
+			return rec, err
+		}
+		c.Alerts = []schemas.IDSAlert{a}
+	}
+	return rec, nil
+}
+
+// alert reads the alert object of an alert event.
+func (d *Decoder) alert() (schemas.IDSAlert, *LineError) {
+	var a schemas.IDSAlert
+	var err *LineError
+	if a.Time, _, err = d.time(slotTimestamp); err != nil {
+		return a, err
+	}
+	for _, n := range [...]struct {
+		sl  slot
+		dst *int64
+	}{{slotAlertGID, &a.GID}, {slotAlertSID, &a.SignatureID}, {slotAlertRev, &a.Rev}} {
+		if *n.dst, err = d.count(n.sl); err != nil {
+			return a, err
+		}
+	}
+	sev, err := d.count(slotAlertSeverity)
+	if err != nil {
+		return a, err
+	}
+	if sev > 255 {
+		return a, d.lineError(slotNames[slotAlertSeverity], ReasonBadNumber, d.ev.v[slotAlertSeverity].Raw, errorf("out of range"))
+	}
+	a.Severity = int(sev)
+	if a.Signature, err = d.str(slotAlertSignature, false); err != nil {
+		return a, err
+	}
+	if a.Category, err = d.str(slotAlertCategory, true); err != nil {
+		return a, err
+	}
+	if a.Action, err = d.str(slotAlertAction, true); err != nil {
+		return a, err
+	}
+	return a, nil
+}
+
+// member returns the string member name of the object in slot sl (or the
+// slot's value itself when it is a string: some shippers flatten
+// ja3.hash); "" when absent or not a string.
+func (d *Decoder) member(sl slot, name string) string {
+	v := d.ev.v[sl]
+	switch v.Kind {
+	case logscan.JSONString:
+		return string(d.text(d.plain(v)))
+	case logscan.JSONObject:
+	default:
+		return ""
+	}
+	var s logscan.JSONScanner
+	s.Reset(v.Raw)
+	if s.OpenObject() != nil {
+		return ""
+	}
+	for first := true; ; first = false {
+		key, ok, err := s.Member(first)
+		if err != nil || !ok {
+			return ""
+		}
+		mv, err := s.Value(2)
+		if err != nil {
+			return ""
+		}
+		if !key.Esc && string(key.Raw) == name && mv.Kind == logscan.JSONString {
+			return string(d.text(d.plain(mv)))
+		}
+	}
 }
 
 // flowID reads flow_id exactly: an integer literal (or a string of digits,
@@ -294,13 +407,26 @@ func (d *Decoder) str(sl slot, intern bool) (string, *LineError) {
 	case logscan.JSONNone, logscan.JSONNull:
 		return "", nil
 	case logscan.JSONString:
-		b := d.plain(v)
+		b := d.text(d.plain(v))
 		if intern {
 			return d.intern.Intern(b), nil
 		}
 		return string(b), nil
 	}
 	return "", d.lineError(slotNames[sl], ReasonBadValue, v.Raw, errorf("not a string"))
+}
+
+// text returns b, or, when b is not valid UTF-8, a copy with each invalid
+// sequence replaced by U+FFFD; the event is then counted in
+// Stats.InvalidUTF8 and kept. (The JSON scanner passes invalid UTF-8 in
+// strings through, and so does Suricata for some app-layer fields.)
+func (d *Decoder) text(b []byte) []byte {
+	if utf8.Valid(b) {
+		return b
+	}
+	d.badUTF8 = true
+	d.utf = append(d.utf[:0], bytes.ToValidUTF8(b, []byte("\uFFFD"))...)
+	return d.utf
 }
 
 // plain returns a scanned string's text with JSON escapes decoded (in

@@ -41,9 +41,9 @@ func FuzzEVEDecode(f *testing.F) {
 					fl.OrigIPBytes != -1 || fl.OrigPkts < 0 || fl.RespBytes < 0 || res.EventType != "flow" {
 					t.Fatalf("bad flow %+v at line %d", fl, d.Line())
 				}
-			case KindSNI:
-				if res.SNI.Line != d.Line() {
-					t.Fatalf("sni record line %d at line %d", res.SNI.Line, d.Line())
+			case KindContext:
+				if res.Context.Line != d.Line() {
+					t.Fatalf("sni record line %d at line %d", res.Context.Line, d.Line())
 				}
 			case KindSkipped:
 				if res.EventType == "" || res.EventType == "flow" {
@@ -52,15 +52,15 @@ func FuzzEVEDecode(f *testing.F) {
 			}
 		}
 		st := d.Stats()
-		if st.Lines != st.Blank+st.Flows+st.SNI+st.Skipped+st.Bad {
+		if st.Lines != st.Blank+st.Flows+st.Context+st.Skipped+st.Bad {
 			t.Fatalf("stats do not add up: %+v", st)
 		}
 		var events int64
 		for _, n := range st.Events {
 			events += n
 		}
-		if events != st.Flows+st.SNI+st.Skipped {
-			t.Fatalf("Events sum to %d, decoded %d", events, st.Flows+st.SNI+st.Skipped)
+		if events != st.Flows+st.Context+st.Skipped {
+			t.Fatalf("Events sum to %d, decoded %d", events, st.Flows+st.Context+st.Skipped)
 		}
 	})
 }

@@ -3,15 +3,15 @@ package eve
 import (
 	"io"
 
+	"github.com/aegis-nsm/aegis/ingest/flowctx"
 	"github.com/aegis-nsm/aegis/ingest/logscan"
-	"github.com/aegis-nsm/aegis/ingest/snijoin"
 	"github.com/aegis-nsm/aegis/schemas"
 )
 
 // ReadFile decodes a whole EVE JSON file (plain or gzip) for offline use.
 // It returns the flow events as IDSFlow records in file order, with File
-// and Line set and SNI attached from the tls and quic events with the same
-// flow_id. Malformed lines are skipped and reported in Stats (counted by
+// and Line set and the context of the tls, quic, ssh, http and alert events
+// with the same flow_id attached (see ReadFiles). Malformed lines are skipped and reported in Stats (counted by
 // Reason, the first ones kept in Stats.Errors with file, line and field);
 // only a file that cannot be opened or read is an error. ReadFile is safe
 // for concurrent use.
@@ -21,8 +21,12 @@ func ReadFile(path string) ([]schemas.IDSFlow, Stats, error) {
 
 // ReadFiles decodes several EVE files as one input (the per-thread
 // eve.N.json files of `threaded: yes`, or a day of rotated files), joining
-// SNI across them by flow_id; the first non-empty server name of a flow
-// wins. Flows come in the order of paths, then lines. On an unreadable file
+// flow context across them by flow_id: for each string field (SNI,
+// TLSVersion, JA3, JA3S, JA4, SSHClient, SSHServer, HTTPHost,
+// HTTPUserAgent, HTTPURL) the first event with a non-empty value wins;
+// every alert is appended to IDSFlow.Alerts in file order. Context events
+// whose flow event is not in the input are counted in
+// Stats.ContextUnmatched and dropped. Flows come in the order of paths, then lines. On an unreadable file
 // it stops and returns what it decoded before, with the error. ReadFiles
 // is safe for concurrent use.
 func ReadFiles(paths ...string) ([]schemas.IDSFlow, Stats, error) {
@@ -35,6 +39,10 @@ func ReadFilesConfig(cfg Config, paths ...string) ([]schemas.IDSFlow, Stats, err
 	if err != nil {
 		return nil, Stats{}, err
 	}
+	// A flow event is 400-800 bytes and other events are larger: reserve
+	// for one flow per 400 bytes, so that the flows are collected in
+	// place without a final copy.
+	c.flows.Reserve(logscan.EstimateRecords(paths, 400, 1<<22))
 	return c.finish(c.fr.ReadFiles(paths, c.read))
 }
 
@@ -55,8 +63,8 @@ type collector struct {
 	cfg   Config
 	fr    logscan.FileReader
 	d     *Decoder // the file being read
-	flows []schemas.IDSFlow
-	sni   []snijoin.Name[uint64] // server names by flow_id
+	flows logscan.Chunks[schemas.IDSFlow]
+	ctx   []flowctx.Record[uint64] // flow context by flow_id
 	stats Stats
 }
 
@@ -85,9 +93,9 @@ func (c *collector) DecodeLine(line []byte) error {
 	}
 	switch res.Kind {
 	case KindFlow:
-		c.flows = append(c.flows, res.Flow)
-	case KindSNI:
-		c.sni = append(c.sni, snijoin.Name[uint64]{Key: res.SNI.FlowID, Name: res.SNI.SNI})
+		c.flows.Append(res.Flow)
+	case KindContext:
+		c.ctx = append(c.ctx, flowctx.Record[uint64]{Key: res.Context.FlowID, Fields: res.Context.Fields})
 	}
 	return nil
 }
@@ -95,15 +103,17 @@ func (c *collector) DecodeLine(line []byte) error {
 // SkipLine counts a line of the file being read that was too long.
 func (c *collector) SkipLine() { c.d.countLineTooLong() }
 
-// finish attaches SNI by flow_id and returns the flows and the stats,
-// with err.
+// finish attaches the context by flow_id and returns the flows and the
+// stats, with err.
 func (c *collector) finish(err error) ([]schemas.IDSFlow, Stats, error) {
-	j := snijoin.Attach(c.flows, flowID, c.sni)
-	c.stats.SNIMatched += j.Matched
-	c.stats.SNIUnmatched += j.Unmatched
-	c.stats.SNIAttached += j.Attached
+	flows := c.flows.All()
+	j := flowctx.Attach(flows, flowID, c.ctx)
+	c.stats.ContextMatched += j.Matched
+	c.stats.ContextUnmatched += j.Unmatched
+	c.stats.SNIAttached += j.SNIAttached
+	c.stats.AlertsAttached += j.Alerts
 	c.stats.Errors = c.fr.Errors
-	return c.flows, c.stats, err
+	return flows, c.stats, err
 }
 
 // flowID is the key of the SNI join.

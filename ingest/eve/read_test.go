@@ -54,8 +54,8 @@ func TestMalformedEVEFile(t *testing.T) {
 			t.Errorf("error %d = %v, want line %d field %q reason %s", i, e, w.line, w.field, w.reason)
 		}
 	}
-	if st.Lines != 15 || st.Bad != 9 || st.Blank != 1 || st.Flows != 3 || st.SNI != 1 || st.Skipped != 1 ||
-		st.SNIMatched != 1 || st.SNIAttached != 1 || st.BadByReason[ReasonBadJSON] != 3 {
+	if st.Lines != 15 || st.Bad != 9 || st.Blank != 1 || st.Flows != 3 || st.Context != 2 || st.Skipped != 0 || st.ContextUnmatched != 1 ||
+		st.ContextMatched != 1 || st.SNIAttached != 1 || st.BadByReason[ReasonBadJSON] != 3 {
 		t.Errorf("stats %+v", st)
 	}
 	if s := st.Errors[3].Error(); s != `testdata/malformed-eve.json:6: field src_port: bad_port "70000"` {
@@ -148,7 +148,7 @@ func TestStatsString(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "15 lines: 3 flow, 1 sni, 1 skipped, 9 bad (bad_address 1, bad_json 3, bad_number 2, bad_port 1, bad_timestamp 1, missing_field 1); sni matched 1, unmatched 0, attached 1"
+	want := "15 lines: 3 flow, 2 context, 0 skipped, 9 bad (bad_address 1, bad_json 3, bad_number 2, bad_port 1, bad_timestamp 1, missing_field 1); context matched 1, unmatched 1; sni attached 1, alerts attached 0"
 	if got := st.String(); got != want {
 		t.Errorf("String() = %q\nwant        %q", got, want)
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aegis-nsm/aegis/ingest/logscan/logscantest"
+	"github.com/aegis-nsm/aegis/schemas"
 )
 
 // A suricata-verify check: a filter that requires count events whose
@@ -250,4 +251,114 @@ func TestSuricataVerifyFlows(t *testing.T) {
 		t.Errorf("only %d flow and %d netflow expectations, %d values checked", flows, netflows, checked)
 	}
 	t.Logf("%d flow and %d netflow expectations, %d values checked", flows, netflows, checked)
+}
+
+// TestSuricataVerifyContext decodes an EVE event built from every tls, ssh,
+// quic, http and alert expectation in the corpus's suricata-verify
+// test.yaml files and checks each expected field that Aegis keeps against
+// the decoded ContextRecord, then joins it to a flow event of the same
+// flow_id and checks the IDSFlow.
+func TestSuricataVerifyContext(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(logscantest.Corpus(t, "suricata"), "*", "test.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := map[string]int{}
+	checked := 0
+	for _, path := range files {
+		for i, flt := range readTestYAML(t, path) {
+			et, _ := flt.get("event_type")
+			switch et {
+			case "tls", "ssh", "quic", "http", "alert":
+			default:
+				continue
+			}
+			name := fmt.Sprintf("%s/%d", filepath.Base(filepath.Dir(path)), i)
+			line := flt.eveLine(t, map[string]any{
+				"timestamp": "2020-01-01T00:00:00.000000+0000",
+				"flow_id":   json.Number("1234567890123456"),
+				"src_ip":    "192.0.2.1",
+				"dest_ip":   "192.0.2.2",
+			})
+			d := newTestDecoder(t)
+			res, err := d.Decode(line)
+			if err != nil {
+				t.Errorf("%s: %s: %v", name, line, err)
+				continue
+			}
+			c := res.Context
+			if res.Kind != KindContext || c.FlowID != 1234567890123456 {
+				t.Errorf("%s: %v %+v", name, res.Kind, c)
+				continue
+			}
+			events[et]++
+			var a schemas.IDSAlert
+			if et == "alert" {
+				if len(c.Alerts) != 1 {
+					t.Fatalf("%s: alerts %+v", name, c.Alerts)
+				}
+				a = c.Alerts[0]
+			}
+			for _, kv := range flt.match {
+				var got string
+				switch kv.key {
+				case "tls.sni", "quic.sni":
+					got = c.SNI
+				case "tls.version":
+					got = c.TLSVersion
+				case "tls.ja3.hash", "quic.ja3.hash":
+					got = c.JA3
+				case "tls.ja3s.hash", "quic.ja3s.hash":
+					got = c.JA3S
+				case "tls.ja4", "quic.ja4":
+					got = c.JA4
+				case "ssh.client.software_version":
+					got = c.SSHClient
+				case "ssh.server.software_version":
+					got = c.SSHServer
+				case "http.hostname":
+					got = c.HTTPHost
+				case "http.http_user_agent":
+					got = c.HTTPUserAgent
+				case "http.url":
+					got = c.HTTPURL
+				case "alert.signature_id":
+					got = strconv.FormatInt(a.SignatureID, 10)
+				case "alert.gid":
+					got = strconv.FormatInt(a.GID, 10)
+				case "alert.rev":
+					got = strconv.FormatInt(a.Rev, 10)
+				case "alert.signature":
+					got = a.Signature
+				case "alert.category":
+					got = a.Category
+				case "alert.severity":
+					got = strconv.Itoa(a.Severity)
+				case "alert.action":
+					got = a.Action
+				default:
+					continue
+				}
+				checked++
+				if got != kv.value {
+					t.Errorf("%s: %s = %q, decoded %q", name, kv.key, kv.value, got)
+				}
+			}
+			// Joined to its flow by flow_id.
+			flow := flowWith(`"flow_id":1234567890123456`)
+			flows, st, err := Read(strings.NewReader(flow+"\n"+string(line)+"\n"), "eve.json", Config{})
+			if err != nil || len(flows) != 1 || st.ContextMatched != 1 {
+				t.Fatalf("%s: join: %v %v", name, err, st)
+			}
+			f := flows[0]
+			if f.SNI != c.SNI || f.TLSVersion != c.TLSVersion || f.JA3 != c.JA3 || f.JA4 != c.JA4 || f.SSHClient != c.SSHClient ||
+				f.SSHServer != c.SSHServer || f.HTTPHost != c.HTTPHost || len(f.Alerts) != len(c.Alerts) {
+				t.Errorf("%s: joined flow %+v, context %+v", name, f, c)
+			}
+		}
+	}
+	if events["tls"] < 4 || events["ssh"] < 2 || events["alert"] < 100 || checked < 150 {
+		t.Errorf("events %v, %d values checked", events, checked)
+	}
+	t.Logf("events %v, %d values checked", events, checked)
 }

@@ -3,6 +3,9 @@ package zeek
 import (
 	"bytes"
 	"net/netip"
+	"unicode/utf8"
+
+	"github.com/aegis-nsm/aegis/schemas/communityid"
 
 	"github.com/aegis-nsm/aegis/ingest/logscan"
 	"github.com/aegis-nsm/aegis/schemas"
@@ -37,6 +40,7 @@ type connFields struct {
 	hasDur    bool
 	dur       int64
 	unknownTS bool
+	interim   bool // the record is of an interim path (conn_long)
 }
 
 // maskedTS is what btest's diff-remove-first-timestamp writes in place of
@@ -55,7 +59,24 @@ func (d *Decoder) beginRecord() {
 		},
 		ipProto: -1,
 	}
-	d.uid, d.cid, d.sni = d.uid[:0], d.cid[:0], d.sni[:0]
+	for i := range d.strs {
+		d.strs[i] = d.strs[i][:0]
+	}
+}
+
+// text returns b, or, when b is not valid UTF-8, a copy (in d.utf) with
+// each invalid byte sequence replaced by U+FFFD; the record is then
+// counted in Stats.InvalidUTF8. Records are kept, not rejected, for bad
+// UTF-8: Zeek escapes non-printable bytes as \xHH, so invalid UTF-8 only
+// reaches a kept string through such an escape (a server name with
+// arbitrary bytes) or a garbled file, and the rest of the record is good.
+func (d *Decoder) text(b []byte) []byte {
+	if utf8.Valid(b) {
+		return b
+	}
+	d.badUTF8 = true
+	d.utf = append(d.utf[:0], bytes.ToValidUTF8(b, []byte("\uFFFD"))...)
+	return d.utf
 }
 
 // plain returns v's bytes with escapes decoded (in scratch when needed).
@@ -87,22 +108,15 @@ func (d *Decoder) field(r role, v *val) *LineError {
 			return d.lineError(name, ReasonBadTimestamp, v.raw, nil)
 		}
 		cf.flow.Start, cf.unknownTS = ts, unknown
-	case roleUID, roleCommunityID, roleServerName:
+	case roleUID, roleCommunityID, roleServerName, roleVersion, roleJA3, roleJA3S, roleJA4:
 		if v.enc == encJSONNumber || v.enc >= encJSONArray {
 			return d.lineError(name, ReasonBadValue, v.raw, errorf("not a string"))
 		}
 		if v.unset || v.empty {
 			return nil
 		}
-		b := d.plain(v)
-		switch r {
-		case roleUID:
-			d.uid = append(d.uid[:0], b...)
-		case roleCommunityID:
-			d.cid = append(d.cid[:0], b...)
-		default:
-			d.sni = append(d.sni[:0], b...)
-		}
+		k := keptOf(r)
+		d.strs[k] = append(d.strs[k][:0], d.text(d.plain(v))...)
 	case roleOrigH, roleRespH:
 		if v.unset || v.empty {
 			return d.lineError(name, ReasonMissingField, nil, errorf("unset"))
@@ -158,7 +172,7 @@ func (d *Decoder) field(r role, v *val) *LineError {
 			}
 			cf.flow.Service = s
 		default:
-			cf.flow.Service = d.intern.Intern(d.plain(v))
+			cf.flow.Service = d.intern.Intern(d.text(d.plain(v)))
 		}
 	case roleConnState, roleHistory:
 		if v.enc == encJSONNumber || v.enc >= encJSONArray {
@@ -166,7 +180,7 @@ func (d *Decoder) field(r role, v *val) *LineError {
 		}
 		s := ""
 		if !v.unset && !v.empty {
-			s = d.intern.Intern(d.plain(v))
+			s = d.intern.Intern(d.text(d.plain(v)))
 		}
 		if r == roleConnState {
 			cf.flow.ConnState = s
@@ -311,23 +325,46 @@ func (d *Decoder) finishConn() (schemas.IDSFlow, *LineError) {
 	if cf.unknownTS {
 		d.stats.UnknownTime++
 	}
-	if len(d.uid)+len(d.cid) > 0 {
+	f.Interim = d.cf.interim
+	uid, cid := d.strs[keptUID], d.strs[keptCID]
+	if len(cid) == 0 && d.cfg.ComputeCommunityID && f.Proto != 0 {
+		// Computed into the same buffer: still one allocation.
+		cid = d.cfg.hasher().AppendID(cid, communityid.TupleOf(f.Orig, f.Resp, f.Proto))
+		d.strs[keptCID] = cid
+		d.stats.CommunityIDComputed++
+	}
+	if len(uid)+len(cid) > 0 {
 		// One allocation for both kept strings.
-		d.keep = append(append(d.keep[:0], d.uid...), d.cid...)
+		d.keep = append(append(d.keep[:0], uid...), cid...)
 		s := string(d.keep)
-		f.UID, f.CommunityID = s[:len(d.uid)], s[len(d.uid):]
+		f.UID, f.CommunityID = s[:len(uid)], s[len(uid):]
 	}
 	return *f, nil
 }
 
-// finishSSL completes an ssl record.
+// finishSSL completes an ssl record: its strings share one allocation.
 func (d *Decoder) finishSSL() SSLRecord {
 	rec := SSLRecord{Line: d.line}
-	if len(d.uid)+len(d.sni) > 0 {
-		d.keep = append(append(d.keep[:0], d.uid...), d.sni...)
-		s := string(d.keep)
-		rec.UID, rec.ServerName = s[:len(d.uid)], s[len(d.uid):]
+	n := 0
+	for _, b := range d.strs {
+		n += len(b)
 	}
+	if n == 0 {
+		return rec
+	}
+	d.keep = d.keep[:0]
+	for _, b := range d.strs {
+		d.keep = append(d.keep, b...)
+	}
+	s := string(d.keep)
+	var out [numKept]string
+	off := 0
+	for i, b := range d.strs {
+		out[i] = s[off : off+len(b)]
+		off += len(b)
+	}
+	rec.UID, rec.ServerName, rec.Version = out[keptUID], out[keptSNI], out[keptVersion]
+	rec.JA3, rec.JA3S, rec.JA4 = out[keptJA3], out[keptJA3S], out[keptJA4]
 	return rec
 }
 

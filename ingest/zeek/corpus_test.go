@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -173,7 +174,7 @@ func TestCorpusSpotValues(t *testing.T) {
 			got := flowByUID(t, flows, tt.uid)
 			want := tt.want
 			want.Sensor, want.File, want.UID = schemas.SensorZeek, path, tt.uid
-			if got != want {
+			if !reflect.DeepEqual(got, want) {
 				t.Errorf("got  %+v\nwant %+v", got, want)
 			}
 		})

@@ -40,10 +40,15 @@ func (k Kind) String() string {
 }
 
 // SSLRecord is what Aegis takes from an ssl.log record: the uid that joins
-// it to the conn record and the TLS server name (SNI).
+// it to the conn record, the TLS server name (SNI), the version and the
+// JA3/JA3S/JA4 fingerprints when their scripts add those columns. Each
+// string is "" when the column is absent or unset.
 type SSLRecord struct {
-	UID        string // "" when unset
-	ServerName string // "" when unset (no SNI in the ClientHello)
+	UID        string
+	ServerName string // no SNI in the ClientHello: ""
+	Version    string // "TLSv12", "TLSv13", ...
+	JA3, JA3S  string // salesforce/ja3 columns
+	JA4        string // foxio/ja4 column
 	Line       int64  // line number of the record
 }
 
@@ -70,11 +75,11 @@ type Decoder struct {
 
 	intern  logscan.Interner
 	js      logscan.JSONScanner
-	scratch []byte // unescaping, reused between lines
-	keep    []byte // strings kept from one record, converted once
-	uid     []byte // the record's uid, community_id and server_name
-	cid     []byte
-	sni     []byte
+	scratch []byte          // unescaping, reused between lines
+	utf     []byte          // UTF-8 repair, reused between lines
+	keep    []byte          // strings kept from one record, converted once
+	strs    [numKept][]byte // the record's uid, community_id, ssl strings
+	badUTF8 bool            // the record had invalid UTF-8 (repaired)
 	cf      connFields
 }
 
@@ -130,6 +135,7 @@ func (d *Decoder) Stats() Stats { return d.stats.clone() }
 func (d *Decoder) Decode(line []byte) (Result, error) {
 	d.line++
 	d.stats.Lines++
+	d.badUTF8 = false
 	line = logscan.TrimLine(line, d.line == 1)
 	var (
 		res Result
@@ -150,11 +156,18 @@ func (d *Decoder) Decode(line []byte) (Result, error) {
 		d.stats.countBad(err.Reason)
 		return Result{Kind: KindMeta}, err
 	}
+	if d.badUTF8 {
+		d.stats.InvalidUTF8++
+		d.badUTF8 = false
+	}
 	switch res.Kind {
 	case KindMeta:
 		d.stats.Meta++
 	case KindConn:
 		d.stats.Conn++
+		if res.Flow.Interim {
+			d.stats.Interim++
+		}
 	case KindSSL:
 		d.stats.SSL++
 	case KindSkipped:
@@ -170,12 +183,25 @@ func (d *Decoder) countLineTooLong() {
 	d.stats.countBad(ReasonLineTooLong)
 }
 
+// interimPath reports whether path is one of Config.InterimPaths.
+func (d *Decoder) interimPath(path string) bool {
+	for _, p := range d.cfg.InterimPaths {
+		if p == path {
+			return true
+		}
+	}
+	return false
+}
+
 // kindOfPath classifies a log path with the configured path lists.
 func (d *Decoder) kindOfPath(path string) Kind {
 	for _, p := range d.cfg.ConnPaths {
 		if p == path {
 			return KindConn
 		}
+	}
+	if d.interimPath(path) {
+		return KindConn
 	}
 	for _, p := range d.cfg.SSLPaths {
 		if p == path {

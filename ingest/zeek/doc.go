@@ -19,11 +19,26 @@
 //     number (icmp is 58 for IPv6 originators; unknown_transport takes the
 //     ip_proto column), service, duration (Start/End in ns), orig/resp
 //     bytes and packets, orig/resp_ip_bytes (-1 when unset), conn_state,
-//     history, tunnel_parents (Tunnelled) and community_id when logged.
-//     Columns are mapped by name, never by position.
-//   - ssl records (Config.SSLPaths, default "ssl") become SSLRecord (uid and
-//     server_name) so a caller can attach the SNI to the conn record with
-//     the same uid; ReadFiles does that.
+//     history, tunnel_parents (Tunnelled) and community_id. Columns (and
+//     JSON keys) are mapped by name, never by position, so columns added
+//     by Zeek versions or site scripts (vlan, ja4l, local additions) and
+//     any column order just work.
+//   - conn records of the paths in Config.InterimPaths (default
+//     "conn_long", written by corelight/zeek-long-connections for flows
+//     still open, with conn's columns) decode the same way with
+//     IDSFlow.Interim set. ReadFiles keeps the final conn row of a uid over
+//     its snapshots, or the latest snapshot when there is no final row.
+//   - community_id: with Config.ComputeCommunityID, a record that has none
+//     (the column is not loaded, or unset) gets the Community ID v1
+//     computed from the 4-tuple and proto with schemas/communityid and
+//     Config.CommunityIDSeed, inside the one allocation the record's
+//     strings already take. Records with an unknown transport (Proto 0)
+//     get none.
+//   - ssl records (Config.SSLPaths, default "ssl") become SSLRecord (uid,
+//     server_name, version, and the ja3, ja3s and ja4 columns when the
+//     fingerprinting packages add them) so a caller can attach them to the
+//     conn record with the same uid; ReadFiles does that (ingest/flowctx).
+//   - plain and gzip files (rotated *.log.gz archives) are read alike.
 //   - records of any other path are recognised, counted in
 //     Stats.SkippedByPath and not decoded.
 //
@@ -36,12 +51,21 @@
 //
 // Bad input never stops decoding: a malformed line returns a *LineError
 // that names the file, line and field, is counted by Reason in Stats, and
-// the next line decodes as if it had not been there.
+// the next line decodes as if it had not been there. That covers a line
+// that does not parse (bad_json, field_count, bad_number, ...), a line
+// longer than Config.MaxLineBytes (line_too_long, skipped by the readers
+// up to its newline), a header that does not parse (bad_header), data
+// before any header (no_header) and a Suricata EVE object in a Zeek log
+// (wrong_format). Invalid UTF-8 is not an error: the record is kept with
+// each invalid sequence of a kept string replaced by U+FFFD, and counted
+// in Stats.InvalidUTF8 (Zeek escapes raw bytes as \xHH, so only such an
+// escape or a garbled file produces it; dropping a whole flow for one odd
+// byte in a server name would lose the flow).
 //
 // A Decoder is meant for one file and is not safe for concurrent use;
 // ReadFile, ReadFiles and Read build their own Decoders and are safe to
 // call from several goroutines. The decoder does not allocate per line
 // except for the strings it keeps (one allocation holding uid and
-// community_id); small repeated strings (service, conn_state, history) are
+// community_id, logged or computed); small repeated strings (service, conn_state, history) are
 // interned per Decoder.
 package zeek

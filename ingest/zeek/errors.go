@@ -37,6 +37,10 @@ const (
 	ReasonBadValue Reason = "bad_value"
 	// ReasonBadJSON: a line starting with '{' is not one valid JSON object.
 	ReasonBadJSON Reason = "bad_json"
+	// ReasonWrongFormat: a JSON line is not a Zeek record at all (it has
+	// Suricata's "event_type" and no "_path"): an EVE file given as a Zeek
+	// log, or two outputs writing to one file.
+	ReasonWrongFormat Reason = "wrong_format"
 	// ReasonLineTooLong: a line exceeds Config.MaxLineBytes; the readers
 	// skip it up to the next newline.
 	ReasonLineTooLong = logscan.ReasonLineTooLong

@@ -26,9 +26,14 @@ const (
 	roleIPProto
 	roleCommunityID
 	roleServerName
+	roleVersion // ssl version
+	roleJA3     // ja3 (salesforce/ja3 script)
+	roleJA3S    // ja3s
+	roleJA4     // ja4 (foxio/ja4 package)
 	// Keys used only to tell a JSON line's log path.
 	rolePath       // "_path" (json-streaming-logs)
 	roleSSLHistory // ssl_history, cipher: an ssl record
+	roleEventType  // "event_type": a Suricata EVE line, not Zeek
 	numRoles
 )
 
@@ -55,6 +60,11 @@ var roleNames = [numRoles]string{
 	roleIPProto:       "ip_proto",
 	roleCommunityID:   "community_id",
 	roleServerName:    "server_name",
+	roleVersion:       "version",
+	roleJA3:           "ja3",
+	roleJA3S:          "ja3s",
+	roleJA4:           "ja4",
+	roleEventType:     "event_type",
 	rolePath:          "_path",
 	roleSSLHistory:    "ssl_history",
 }
@@ -105,6 +115,16 @@ func roleOf(name []byte) role {
 		return roleCommunityID
 	case "server_name":
 		return roleServerName
+	case "version":
+		return roleVersion
+	case "ja3":
+		return roleJA3
+	case "ja3s":
+		return roleJA3S
+	case "ja4":
+		return roleJA4
+	case "event_type":
+		return roleEventType
 	case "_path":
 		return rolePath
 	case "ssl_history", "cipher":
@@ -127,6 +147,53 @@ func idRole(name []byte) role {
 		return roleRespP
 	}
 	return roleIgnore
+}
+
+// sslRole reports whether r is a field of an ssl record.
+func sslRole(r role) bool {
+	switch r {
+	case roleUID, roleServerName, roleVersion, roleJA3, roleJA3S, roleJA4:
+		return true
+	}
+	return false
+}
+
+// connRole reports whether r is a field of a conn record.
+func connRole(r role) bool {
+	return r != roleIgnore && r < roleServerName
+}
+
+// kept names the strings a record keeps (converted with one allocation).
+type kept uint8
+
+const (
+	keptUID kept = iota
+	keptCID
+	keptSNI
+	keptVersion
+	keptJA3
+	keptJA3S
+	keptJA4
+	numKept
+)
+
+// keptOf maps a string role to its kept string.
+func keptOf(r role) kept {
+	switch r {
+	case roleUID:
+		return keptUID
+	case roleCommunityID:
+		return keptCID
+	case roleServerName:
+		return keptSNI
+	case roleVersion:
+		return keptVersion
+	case roleJA3:
+		return keptJA3
+	case roleJA3S:
+		return keptJA3S
+	}
+	return keptJA4
 }
 
 // connRequired are the conn fields without which a record is useless.

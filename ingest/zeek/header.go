@@ -14,6 +14,7 @@ type header struct {
 	roles                     []role // per column, for the block's kind
 	kind                      Kind   // KindConn, KindSSL or KindSkipped once #fields is known
 	have                      bool   // #fields seen in this block
+	interim                   bool   // a conn block of an interim path (conn_long)
 	closed                    bool   // #close seen (a new block may follow)
 }
 
@@ -95,9 +96,11 @@ func (d *Decoder) decodeMeta(line []byte) *LineError {
 // classify works out the block's kind and the role of each column.
 func (d *Decoder) classify() {
 	h := &d.hdr
+	h.interim = false
 	switch {
 	case h.path != "":
 		h.kind = d.kindOfPath(h.path)
+		h.interim = h.kind == KindConn && d.interimPath(h.path)
 	case h.have:
 		h.kind = inferKind(h.fields)
 	default:
@@ -106,15 +109,9 @@ func (d *Decoder) classify() {
 	h.roles = h.roles[:0]
 	for _, f := range h.fields {
 		r := roleOf([]byte(f))
-		switch h.kind {
-		case KindConn:
-			if r == roleServerName || r >= rolePath {
-				r = roleIgnore
-			}
-		case KindSSL:
-			if r != roleUID && r != roleServerName {
-				r = roleIgnore
-			}
+		switch {
+		case h.kind == KindConn && connRole(r):
+		case h.kind == KindSSL && sslRole(r):
 		default:
 			r = roleIgnore
 		}

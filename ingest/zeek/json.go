@@ -60,6 +60,10 @@ func (d *Decoder) decodeJSON(line []byte) (Result, *LineError) {
 		kind = KindConn
 	case seen[roleSSLHistory] || seen[roleServerName]:
 		kind = KindSSL
+	case seen[roleEventType]:
+		// A Suricata EVE line in a Zeek log: say so rather than skip it
+		// as an unknown Zeek path.
+		return Result{}, d.lineError("event_type", ReasonWrongFormat, nil, errorf("a Suricata EVE event, not a Zeek record"))
 	default:
 		kind = KindSkipped
 	}
@@ -69,9 +73,9 @@ func (d *Decoder) decodeJSON(line []byte) (Result, *LineError) {
 	}
 
 	d.beginRecord()
+	d.cf.interim = kind == KindConn && d.interimPath(path)
 	for r := roleTS; r < rolePath; r++ {
-		if !seen[r] || (kind == KindSSL && r != roleUID && r != roleServerName) ||
-			(kind == KindConn && r == roleServerName) {
+		if !seen[r] || (kind == KindSSL && !sslRole(r)) || (kind == KindConn && !connRole(r)) {
 			continue
 		}
 		if err := d.field(r, &slots[r]); err != nil {

@@ -2,6 +2,7 @@ package zeek
 
 import (
 	"errors"
+	"reflect"
 	"testing"
 	"time"
 
@@ -27,7 +28,7 @@ func TestJSONConn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Kind != KindConn || res.Path != "conn" || res.Flow != jsonConnWant {
+	if res.Kind != KindConn || res.Path != "conn" || !reflect.DeepEqual(res.Flow, jsonConnWant) {
 		t.Errorf("got %v %q %+v\nwant %+v", res.Kind, res.Path, res.Flow, jsonConnWant)
 	}
 }

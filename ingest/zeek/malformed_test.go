@@ -67,8 +67,8 @@ func TestMalformedConnLog(t *testing.T) {
 	}
 
 	// The second block's community_id column is read; the first block had
-	// none.
-	if flows[3].CommunityID != "1:wCb3OG7yAFWelaUydu0D+125CLM=" || flows[0].CommunityID != "" || flows[4].CommunityID != "" {
+	// none (and computing is off by default).
+	if flows[3].CommunityID != "1:wCb3OG7yAFWelaUydu0D+125CLM=" || flows[0].CommunityID != "" || flows[4].CommunityID != "" || st.CommunityIDComputed != 0 {
 		t.Errorf("community ids %q %q %q", flows[0].CommunityID, flows[3].CommunityID, flows[4].CommunityID)
 	}
 	if !flows[4].Tunnelled || flows[4].Service != "" {
@@ -116,5 +116,31 @@ func TestStatsString(t *testing.T) {
 	want := "31 lines: 5 conn, 0 ssl, 0 skipped, 9 bad (bad_address 1, bad_json 1, bad_number 1, bad_port 1, bad_timestamp 1, field_count 4); 2 header blocks"
 	if got := st.String(); got != want {
 		t.Errorf("String() = %q\nwant        %q", got, want)
+	}
+}
+
+func TestWrongFormatAndUTF8(t *testing.T) {
+	d := newTestDecoder(t, Config{})
+	_, err := d.Decode([]byte(`{"timestamp":"2026-11-25T10:00:00.000000+0000","flow_id":1,"event_type":"flow","src_ip":"10.0.0.1","dest_ip":"10.0.0.2"}`))
+	if le, ok := err.(*LineError); !ok || le.Reason != ReasonWrongFormat {
+		t.Errorf("EVE line: %v", err)
+	}
+	feed(t, d, connHeader)
+	// \xff is how Zeek escapes a raw byte; decoded it is not UTF-8.
+	res := feed(t, d, []string{row(1, `C\xffbad`)})[0]
+	if res.Flow.UID != "C\uFFFDbad" || d.Stats().InvalidUTF8 != 1 || d.Stats().Bad != 1 {
+		t.Errorf("%q %+v", res.Flow.UID, d.Stats())
+	}
+}
+
+func TestCommunityIDComputedByConfig(t *testing.T) {
+	flows, st, err := ReadFilesConfig(Config{ComputeCommunityID: true}, "testdata/malformed-conn.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The logged value wins, even when it is not what the tuple hashes to;
+	// the others are computed.
+	if flows[3].CommunityID != "1:wCb3OG7yAFWelaUydu0D+125CLM=" || flows[0].CommunityID != "1:bIk6GTTC3mdl15sLPVaBNBxpGF8=" || st.CommunityIDComputed != 4 {
+		t.Errorf("community ids %q %q, computed %d", flows[0].CommunityID, flows[3].CommunityID, st.CommunityIDComputed)
 	}
 }

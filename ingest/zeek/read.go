@@ -3,8 +3,8 @@ package zeek
 import (
 	"io"
 
+	"github.com/aegis-nsm/aegis/ingest/flowctx"
 	"github.com/aegis-nsm/aegis/ingest/logscan"
-	"github.com/aegis-nsm/aegis/ingest/snijoin"
 	"github.com/aegis-nsm/aegis/schemas"
 )
 
@@ -19,13 +19,25 @@ func ReadFile(path string) ([]schemas.IDSFlow, Stats, error) {
 	return ReadFilesConfig(Config{}, path)
 }
 
-// ReadFiles decodes several Zeek logs as one input, typically a conn.log and
-// the ssl.log of the same run (`aegis analyze --zeek conn.log --zeek
-// ssl.log`), and attaches each ssl record's server_name to the conn records
-// with the same uid (IDSFlow.SNI; the first non-empty server_name wins when
-// a uid has several ssl records). Flows come in the order of paths, then
-// lines. On an unreadable file it stops and returns what it decoded before,
-// with the error. ReadFiles is safe for concurrent use.
+// ReadFiles decodes several Zeek logs as one input, typically a conn.log,
+// the conn_long.log and the ssl.log of the same run (`aegis analyze --zeek
+// conn.log --zeek ssl.log`), and:
+//
+//   - keeps one record per connection where Zeek logged several: the
+//     final conn row of a uid wins over its interim conn_long snapshots,
+//     and a uid with only snapshots keeps its latest one (the largest End,
+//     the later line on a tie), marked Interim. Records without a uid and
+//     several final rows of one uid (which Zeek does not write) are all
+//     kept. Stats.InterimSuperseded counts what was dropped;
+//     Config.KeepInterim keeps everything.
+//   - attaches each ssl record to the conn records with the same uid:
+//     server_name as SNI, version as TLSVersion, ja3, ja3s and ja4 (the
+//     first non-empty value of each wins when a uid has several ssl
+//     records).
+//
+// Flows come in the order of paths, then lines. On an unreadable file it
+// stops and returns what it decoded before, with the error. ReadFiles is
+// safe for concurrent use.
 func ReadFiles(paths ...string) ([]schemas.IDSFlow, Stats, error) {
 	return ReadFilesConfig(Config{}, paths...)
 }
@@ -36,6 +48,9 @@ func ReadFilesConfig(cfg Config, paths ...string) ([]schemas.IDSFlow, Stats, err
 	if err != nil {
 		return nil, Stats{}, err
 	}
+	// A conn.log line is 150-250 bytes: reserve for one per 120 bytes, so
+	// that the flows are collected in place without a final copy.
+	c.flows.Reserve(logscan.EstimateRecords(paths, 120, 1<<22))
 	return c.finish(c.fr.ReadFiles(paths, c.read))
 }
 
@@ -56,8 +71,8 @@ type collector struct {
 	cfg   Config
 	fr    logscan.FileReader
 	d     *Decoder // the file being read
-	flows []schemas.IDSFlow
-	ssl   []snijoin.Name[string] // server names by uid
+	flows logscan.Chunks[schemas.IDSFlow]
+	ssl   []flowctx.Record[string] // ssl context by uid
 	stats Stats
 }
 
@@ -86,9 +101,12 @@ func (c *collector) DecodeLine(line []byte) error {
 	}
 	switch res.Kind {
 	case KindConn:
-		c.flows = append(c.flows, res.Flow)
+		c.flows.Append(res.Flow)
 	case KindSSL:
-		c.ssl = append(c.ssl, snijoin.Name[string]{Key: res.SSL.UID, Name: res.SSL.ServerName})
+		s := &res.SSL
+		c.ssl = append(c.ssl, flowctx.Record[string]{Key: s.UID, Fields: flowctx.Fields{
+			SNI: s.ServerName, TLSVersion: s.Version, JA3: s.JA3, JA3S: s.JA3S, JA4: s.JA4,
+		}})
 	}
 	return nil
 }
@@ -96,15 +114,55 @@ func (c *collector) DecodeLine(line []byte) error {
 // SkipLine counts a line of the file being read that was too long.
 func (c *collector) SkipLine() { c.d.countLineTooLong() }
 
-// finish attaches SNI by uid and returns the flows and the stats,
-// with err.
+// finish resolves interim records, attaches the ssl context by uid and
+// returns the flows and the stats, with err.
 func (c *collector) finish(err error) ([]schemas.IDSFlow, Stats, error) {
-	j := snijoin.Attach(c.flows, uid, c.ssl)
+	flows := c.flows.All()
+	if !c.cfg.KeepInterim && c.stats.Interim > 0 {
+		var dropped int64
+		flows, dropped = resolveInterim(flows)
+		c.stats.InterimSuperseded += dropped
+	}
+	j := flowctx.Attach(flows, uid, c.ssl)
 	c.stats.SSLMatched += j.Matched
 	c.stats.SSLUnmatched += j.Unmatched
-	c.stats.SNIAttached += j.Attached
+	c.stats.SNIAttached += j.SNIAttached
 	c.stats.Errors = c.fr.Errors
-	return c.flows, c.stats, err
+	return flows, c.stats, err
+}
+
+// resolveInterim keeps, per uid, the final records, or, when a uid has
+// none, its latest interim record (largest End, later on a tie); records
+// without a uid are kept. It filters flows in place and returns them with
+// the number dropped.
+func resolveInterim(flows []schemas.IDSFlow) ([]schemas.IDSFlow, int64) {
+	final := make(map[string]struct{})
+	latest := make(map[string]int) // uid -> index of its latest interim record
+	for i := range flows {
+		f := &flows[i]
+		switch {
+		case f.UID == "":
+		case !f.Interim:
+			final[f.UID] = struct{}{}
+		default:
+			if j, ok := latest[f.UID]; !ok || f.End >= flows[j].End {
+				latest[f.UID] = i
+			}
+		}
+	}
+	out := flows[:0]
+	for i := range flows {
+		f := &flows[i]
+		if f.Interim && f.UID != "" {
+			if _, ok := final[f.UID]; ok || latest[f.UID] != i {
+				continue
+			}
+		}
+		out = append(out, *f)
+	}
+	dropped := int64(len(flows) - len(out))
+	clear(flows[len(out):]) // let the dropped records' strings go
+	return out, dropped
 }
 
 // uid is the key of the SNI join.

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -42,7 +43,7 @@ func TestReadGzip(t *testing.T) {
 	}
 	for i := range flows {
 		flows[i].File = plain[i].File
-		if flows[i] != plain[i] {
+		if !reflect.DeepEqual(flows[i], plain[i]) {
 			t.Errorf("flow %d differs: %+v vs %+v", i, flows[i], plain[i])
 		}
 	}

@@ -15,8 +15,17 @@ type Stats struct {
 	Lines        int64 // lines fed to the decoder
 	Meta         int64 // header (#...), btest comment and blank lines
 	HeaderBlocks int64 // #separator lines: above 1 means Zeek restarted or the file was rotated in place
-	Conn         int64 // conn records decoded
-	SSL          int64 // ssl records decoded
+	Conn         int64 // conn records decoded (Interim ones included)
+	// Interim counts the conn records of interim paths (conn_long):
+	// snapshots of flows still open.
+	Interim int64
+	// CommunityIDComputed counts conn records whose community_id the
+	// decoder computed (the log had none).
+	CommunityIDComputed int64
+	// InvalidUTF8 counts records kept with invalid UTF-8 in a string field
+	// replaced by U+FFFD.
+	InvalidUTF8 int64
+	SSL         int64 // ssl records decoded
 	// Skipped counts well-formed records of other log paths (dns, http,
 	// x509, ...), which are recognised and not decoded; SkippedByPath
 	// splits it by path ("unknown" when a JSON line's path could not be
@@ -44,6 +53,10 @@ type Stats struct {
 	SSLMatched, SSLUnmatched int64
 	// SNIAttached counts conn records that received a server name.
 	SNIAttached int64
+	// InterimSuperseded counts interim records ReadFiles dropped because
+	// a final conn record or a later snapshot of the same uid replaced
+	// them.
+	InterimSuperseded int64
 }
 
 // String summarises s on one line, for logs and run summaries:
@@ -54,6 +67,12 @@ func (s Stats) String() string {
 	s.BadByReason.WriteSorted(&b)
 	if s.SSL > 0 {
 		fmt.Fprintf(&b, "; ssl matched %d, unmatched %d, sni attached %d", s.SSLMatched, s.SSLUnmatched, s.SNIAttached)
+	}
+	if s.Interim > 0 {
+		fmt.Fprintf(&b, "; %d interim (%d superseded)", s.Interim, s.InterimSuperseded)
+	}
+	if s.InvalidUTF8 > 0 {
+		fmt.Fprintf(&b, "; %d with invalid UTF-8 repaired", s.InvalidUTF8)
 	}
 	if s.UnknownTime > 0 {
 		fmt.Fprintf(&b, "; %d with masked ts", s.UnknownTime)
@@ -81,6 +100,10 @@ func (s *Stats) Add(o Stats) {
 	s.SSLMatched += o.SSLMatched
 	s.SSLUnmatched += o.SSLUnmatched
 	s.SNIAttached += o.SNIAttached
+	s.Interim += o.Interim
+	s.CommunityIDComputed += o.CommunityIDComputed
+	s.InvalidUTF8 += o.InvalidUTF8
+	s.InterimSuperseded += o.InterimSuperseded
 }
 
 // clone returns a copy of s that shares no maps or slices with it.

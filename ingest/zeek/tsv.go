@@ -17,6 +17,7 @@ func (d *Decoder) decodeTSV(line []byte) (Result, *LineError) {
 		return Result{}, d.lineError("", ReasonFieldCount, nil, errorf("%d fields, header has %d", n, len(h.fields)))
 	}
 	d.beginRecord()
+	d.cf.interim = h.interim
 	if len(h.sep) == 1 {
 		// One pass over the bytes: split on the separator and note
 		// backslashes, instead of two IndexByte calls per short field.

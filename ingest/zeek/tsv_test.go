@@ -3,6 +3,7 @@ package zeek
 import (
 	"errors"
 	"net/netip"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -20,7 +21,7 @@ func TestTSVRow(t *testing.T) {
 		Proto: 17, Service: "dns", ConnState: "SF", History: "Dd",
 		OrigPkts: 1, RespPkts: 1, OrigBytes: 38, RespBytes: 89, OrigIPBytes: 66, RespIPBytes: 117,
 	}
-	if res.Kind != KindConn || res.Path != "conn" || res.Flow != want {
+	if res.Kind != KindConn || res.Path != "conn" || !reflect.DeepEqual(res.Flow, want) {
 		t.Errorf("got %v %q %+v\nwant %+v", res.Kind, res.Path, res.Flow, want)
 	}
 	if d.Path() != "conn" || len(d.Fields()) != 22 || d.Line() != 9 {
@@ -187,17 +188,22 @@ func TestTSVHeaderHandling(t *testing.T) {
 			t.Errorf("got %v %q, stats %+v", res[3].Kind, res[3].Path, d.Stats())
 		}
 	})
-	t.Run("conn_long when configured", func(t *testing.T) {
+	t.Run("conn_long is interim", func(t *testing.T) {
 		lines := append([]string(nil), connHeader...)
 		lines[4] = "#path\tconn_long"
 		lines = append(lines, connRow)
 		d := newTestDecoder(t, Config{})
-		if res := feed(t, d, lines); res[8].Kind != KindSkipped {
-			t.Errorf("default config: %v", res[8].Kind)
+		if res := feed(t, d, lines); res[8].Kind != KindConn || res[8].Path != "conn_long" || !res[8].Flow.Interim || d.Stats().Interim != 1 {
+			t.Errorf("default config: %v %q %+v", res[8].Kind, res[8].Path, res[8].Flow)
 		}
-		d = newTestDecoder(t, Config{ConnPaths: []string{"conn", "conn_long"}})
-		if res := feed(t, d, lines); res[8].Kind != KindConn || res[8].Path != "conn_long" {
-			t.Errorf("conn_long configured: %v %q", res[8].Kind, res[8].Path)
+		d = newTestDecoder(t, Config{InterimPaths: []string{}})
+		if res := feed(t, d, lines); res[8].Kind != KindSkipped {
+			t.Errorf("no interim paths: %v %q", res[8].Kind, res[8].Path)
+		}
+		d = newTestDecoder(t, Config{})
+		lines[4] = "#path\tconn"
+		if res := feed(t, d, lines); res[8].Kind != KindConn || res[8].Flow.Interim {
+			t.Errorf("conn: %v %+v", res[8].Kind, res[8].Flow)
 		}
 	})
 	t.Run("CRLF line ends and a BOM", func(t *testing.T) {
@@ -231,7 +237,11 @@ func TestSSLRecord(t *testing.T) {
 		"1.0\tCssl2\t10.0.0.1\t2\t10.0.0.2\t443\tTLSv13\tTLS_AES_128_GCM_SHA256\t-\tT",
 		"1.0\tCssl3\t10.0.0.1\t3\t10.0.0.2\t443\tTLSv13\tTLS_AES_128_GCM_SHA256\tweird\\x09name\tT",
 	})
-	want := []SSLRecord{{"Cssl1", "api.openai.com", 7}, {"Cssl2", "", 8}, {"Cssl3", "weird\tname", 9}}
+	want := []SSLRecord{
+		{UID: "Cssl1", ServerName: "api.openai.com", Version: "TLSv13", Line: 7},
+		{UID: "Cssl2", Version: "TLSv13", Line: 8},
+		{UID: "Cssl3", ServerName: "weird\tname", Version: "TLSv13", Line: 9},
+	}
 	for i, w := range want {
 		if r := res[6+i]; r.Kind != KindSSL || r.SSL != w {
 			t.Errorf("row %d: %v %+v, want %+v", i, r.Kind, r.SSL, w)

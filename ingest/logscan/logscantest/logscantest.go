@@ -8,7 +8,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"slices"
+	"reflect"
 	"testing"
 
 	"github.com/aegis-nsm/aegis/ingest/logscan"
@@ -47,7 +47,7 @@ func CheckLineError(t testing.TB, err error, file string, line int64) {
 // the test unless every call succeeds with the result of the first: the
 // check of a reader documented as safe for concurrent use (run it with
 // -race).
-func CheckConcurrentReads[T comparable](t testing.TB, n int, read func() ([]T, error)) {
+func CheckConcurrentReads[T any](t testing.TB, n int, read func() ([]T, error)) {
 	t.Helper()
 	want, err := read()
 	if err != nil {
@@ -57,7 +57,7 @@ func CheckConcurrentReads[T comparable](t testing.TB, n int, read func() ([]T, e
 	for range n {
 		go func() {
 			got, err := read()
-			if err == nil && !slices.Equal(got, want) {
+			if err == nil && !reflect.DeepEqual(got, want) {
 				err = errors.New("different result")
 			}
 			errs <- err

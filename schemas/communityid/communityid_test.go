@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/aegis-nsm/aegis/schemas"
@@ -114,5 +116,93 @@ func BenchmarkID(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		_ = Hasher{}.ID(tp)
+	}
+}
+
+// ZeekBaseline is one line of a zeek-bifs baseline: the conn_id Zeek printed
+// and the community_id_v1 it computed for it.
+type ZeekBaseline struct {
+	File        string
+	Orig, Resp  netip.AddrPort
+	Proto       uint8
+	CommunityID string
+}
+
+// readZeekBaselines parses corpus/communityid/zeek-bifs/baseline/*.out:
+// lines such as "[orig_h=192.168.0.89, orig_p=8/icmp, resp_h=192.168.0.1,
+// resp_p=0/icmp, proto=1, ctx=[]], 1:X0snYXpgwiv9TZtqg64sgzUn6Dk=".
+func readZeekBaselines(t *testing.T) []ZeekBaseline {
+	t.Helper()
+	dir := "../../../shared/corpus/communityid/zeek-bifs/baseline"
+	files, _ := filepath.Glob(filepath.Join(dir, "*.out"))
+	if len(files) == 0 {
+		t.Skipf("corpus absent: no %s/*.out", dir)
+	}
+	var out []ZeekBaseline
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for ln, line := range strings.Split(string(raw), "\n") {
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			idPart, cid, ok := strings.Cut(line, "], ")
+			if !ok || !strings.HasPrefix(idPart, "[") {
+				t.Fatalf("%s:%d: unparsed %q", f, ln+1, line)
+			}
+			kv := map[string]string{}
+			for p := range strings.SplitSeq(strings.TrimPrefix(idPart, "["), ", ") {
+				k, v, _ := strings.Cut(p, "=")
+				kv[k] = v
+			}
+			port := func(s string) uint16 {
+				n, _, _ := strings.Cut(s, "/")
+				p, err := strconv.ParseUint(n, 10, 16)
+				if err != nil {
+					t.Fatalf("%s:%d: port %q", f, ln+1, s)
+				}
+				return uint16(p)
+			}
+			proto, err := strconv.ParseUint(kv["proto"], 10, 8)
+			if err != nil {
+				t.Fatalf("%s:%d: proto %q", f, ln+1, kv["proto"])
+			}
+			out = append(out, ZeekBaseline{
+				File:        filepath.Base(f),
+				Orig:        netip.AddrPortFrom(netip.MustParseAddr(kv["orig_h"]), port(kv["orig_p"])),
+				Resp:        netip.AddrPortFrom(netip.MustParseAddr(kv["resp_h"]), port(kv["resp_p"])),
+				Proto:       uint8(proto),
+				CommunityID: strings.TrimSpace(cid),
+			})
+		}
+	}
+	return out
+}
+
+// TestZeekBifsBaselines checks every connection of Zeek's own
+// community_id_v1 test baselines (pcaps of TCP, UDP, SCTP, ICMP, ICMPv6 and
+// IPv6; arp.pcap has none), with the ports as Zeek's conn_id holds them.
+func TestZeekBifsBaselines(t *testing.T) {
+	vs := readZeekBaselines(t)
+	if len(vs) != 19 {
+		t.Fatalf("parsed %d baseline connections, want 19 (arp.pcap.out has none)", len(vs))
+	}
+	for _, v := range vs {
+		if got := (Hasher{}).ID(TupleOf(v.Orig, v.Resp, v.Proto)); got != v.CommunityID {
+			t.Errorf("%s %v -> %v proto %d: got %s want %s", v.File, v.Orig, v.Resp, v.Proto, got, v.CommunityID)
+		}
+	}
+}
+
+func TestAppendIDMatchesID(t *testing.T) {
+	tp := TupleOf(netip.MustParseAddrPort("1.2.3.4:1122"), netip.MustParseAddrPort("5.6.7.8:3344"), 6)
+	buf := make([]byte, 0, 64)
+	if got := string((Hasher{}).AppendID(buf[:0], tp)); got != "1:wCb3OG7yAFWelaUydu0D+125CLM=" {
+		t.Fatalf("AppendID = %s", got)
+	}
+	if n := testing.AllocsPerRun(100, func() { buf = (Hasher{}).AppendID(buf[:0], tp) }); n != 0 {
+		t.Fatalf("AppendID allocates %v times", n)
 	}
 }

@@ -2,6 +2,10 @@
 // (https://github.com/corelight/community-id-spec), the key Zeek, Suricata
 // and Aegis share for one flow. It owns nothing and is safe for concurrent
 // use.
+//
+// It lives under schemas so that every stage can import it: ingest/zeek and
+// ingest/eve compute the ID for records whose sensor did not log one, and
+// enrich keys its join with it.
 package communityid
 
 import (
@@ -9,6 +13,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
+	"net/netip"
 
 	"github.com/aegis-nsm/aegis/schemas"
 )
@@ -102,6 +107,25 @@ func (h Hasher) Sum(t schemas.Tuple) [20]byte {
 func (h Hasher) ID(t schemas.Tuple) string {
 	d := h.Sum(t)
 	return "1:" + base64.StdEncoding.EncodeToString(d[:])
+}
+
+// AppendID appends the base64 Community ID "1:..." of t to dst and returns
+// the extended slice; it allocates only when dst has no room (28 + 2
+// bytes).
+func (h Hasher) AppendID(dst []byte, t schemas.Tuple) []byte {
+	d := h.Sum(t)
+	dst = append(dst, '1', ':')
+	return base64.StdEncoding.AppendEncode(dst, d[:])
+}
+
+// TupleOf returns the tuple of a flow logged with originator orig and
+// responder resp (ports as Zeek's conn_id and Suricata's flow events give
+// them; for ICMP, see ICMPPorts).
+func TupleOf(orig, resp netip.AddrPort, proto uint8) schemas.Tuple {
+	return schemas.Tuple{
+		SrcIP: schemas.IPFromAddr(orig.Addr()), DstIP: schemas.IPFromAddr(resp.Addr()),
+		SrcPort: orig.Port(), DstPort: resp.Port(), Proto: proto,
+	}
 }
 
 // HexID returns the Community ID with a hex digest instead of base64.
