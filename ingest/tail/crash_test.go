@@ -95,7 +95,8 @@ func TestCrashRestartInProcess(t *testing.T) {
 	var mu sync.Mutex
 	acked := make(map[int64]bool)
 	delivered := make(map[int64]int)
-	for session := 0; session < 50; session++ {
+	const crashes = 50
+	for session := 0; session <= crashes; session++ {
 		before := durableLine(t, posFile)
 		cfg := fastConfig(path)
 		cfg.PositionsFile, cfg.MaxInFlight = posFile, 64
@@ -109,6 +110,10 @@ func TestCrashRestartInProcess(t *testing.T) {
 		first := int64(-1)
 		last := int64(0)
 		crashAt := time.After(time.Duration(50+rand.IntN(250)) * time.Millisecond)
+		if session == crashes {
+			// The last session runs to the end of the file.
+			crashAt = time.After(2 * time.Minute)
+		}
 		finished := false
 	recv:
 		for {
@@ -139,6 +144,9 @@ func TestCrashRestartInProcess(t *testing.T) {
 			f.Close()
 			cancel()
 			break
+		}
+		if session == crashes {
+			t.Fatalf("the last session did not reach line %d in 2 minutes (at %d)", total, last)
 		}
 		cancel()
 		f.abandon() // crash: no final checkpoint

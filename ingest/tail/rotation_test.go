@@ -12,13 +12,31 @@ import (
 
 // A writer appends 200,000 lines (through a buffer that splits lines
 // across writes) while the file is renamed away every 50 ms and recreated
-// at its path: every line is delivered exactly once.
+// at its path: every line is delivered exactly once. Paths also match the
+// rotated names, as a deployment should whenever rotation can outpace the
+// poll interval: a file created and renamed away between two polls is then
+// still found (by inode it is the same file, so nothing is read twice).
+// TestRenameRotationOutsidePaths covers rotated names outside Paths.
 func TestRenameRotationEveryLineOnce(t *testing.T) {
-	const total = 200_000
+	renameRotation(t, 200_000, 50*time.Millisecond, true)
+}
+
+// TestRenameRotationOutsidePaths: rotated names outside Paths are drained
+// through the open handle; the follower must have seen each file once, so
+// rotation here is slower than any poll delay a loaded machine causes.
+func TestRenameRotationOutsidePaths(t *testing.T) {
+	renameRotation(t, 40_000, 500*time.Millisecond, false)
+}
+
+func renameRotation(t *testing.T, total int, every time.Duration, rotatedInPaths bool) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "conn.log")
 	appendFile(t, path, "")
-	r := start(t, fastConfig(path)) // rotated names are outside Paths: drained through the open handle
+	paths := []string{path}
+	if rotatedInPaths {
+		paths = append(paths, filepath.Join(dir, "conn.*.log.old"))
+	}
+	r := start(t, fastConfig(paths...))
 
 	done := make(chan int)
 	go func() {
@@ -30,7 +48,7 @@ func TestRenameRotationEveryLineOnce(t *testing.T) {
 			if i%200 == 0 {
 				time.Sleep(time.Millisecond)
 			}
-			if time.Since(last) >= 50*time.Millisecond {
+			if time.Since(last) >= every {
 				bw.Flush()
 				f.Close()
 				rot++
@@ -159,8 +177,10 @@ func TestCopyTruncateLosesOnlyWindowLines(t *testing.T) {
 	}
 	st := r.Stats()
 	t.Logf("%d copytruncates, %d lines in windows, %d missing (%d bytes); stats %+v", len(windows), windowLines, missing, missing*8, st)
-	if st.Truncations != int64(len(windows)) {
-		t.Errorf("Truncations = %d, want %d", st.Truncations, len(windows))
+	// Two copytruncates between two polls (a starved follower on a loaded
+	// machine) look like one: the count may fall short, never exceed.
+	if st.Truncations < 1 || st.Truncations > int64(len(windows)) {
+		t.Errorf("Truncations = %d after %d copytruncates", st.Truncations, len(windows))
 	}
 	if st.BytesLost > int64(missing*8) || st.BytesLost < 0 {
 		t.Errorf("BytesLost = %d, missing lines hold %d bytes", st.BytesLost, missing*8)
