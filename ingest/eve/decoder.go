@@ -98,6 +98,8 @@ type Decoder struct {
 	utf     []byte // UTF-8 repair
 	badUTF8 bool   // the event had invalid UTF-8 (repaired)
 	cidBuf  []byte // a computed community_id
+	fl      schemas.IDSFlow // the flow event decoded last
+	ctxRec  ContextRecord   // the context record decoded last
 }
 
 // NewDecoder returns a Decoder for the file named file (the name only
@@ -133,33 +135,50 @@ func (d *Decoder) Stats() Stats { return d.stats.clone() }
 // line returns a *LineError (naming the file, line and field) and a Result
 // of KindBlank; the Decoder stays usable and the next line is unaffected.
 func (d *Decoder) Decode(line []byte) (Result, error) {
+	kind, eventType, err := d.decodeLine(line)
+	if err != nil {
+		return Result{Kind: KindBlank}, err
+	}
+	switch kind {
+	case KindFlow:
+		return Result{Kind: KindFlow, Flow: d.fl, EventType: eventType}, nil
+	case KindContext:
+		return Result{Kind: KindContext, Context: d.ctxRec, EventType: eventType}, nil
+	}
+	return Result{Kind: kind, EventType: eventType}, nil
+}
+
+// decodeLine is Decode without building a Result (a large struct, copied
+// at every return): a flow event is left in d.fl and a context record in
+// d.ctxRec, until the next line. It returns the kind and event type.
+func (d *Decoder) decodeLine(line []byte) (Kind, string, *LineError) {
 	d.line++
 	d.stats.Lines++
 	d.badUTF8 = false
 	line = logscan.TrimLine(line, d.line == 1)
 	if len(bytes.TrimSpace(line)) == 0 {
 		d.stats.Blank++
-		return Result{Kind: KindBlank}, nil
+		return KindBlank, "", nil
 	}
-	res, err := d.decode(line)
+	kind, eventType, err := d.decode(line)
 	if err != nil {
 		d.stats.countBad(err.Reason)
-		return Result{Kind: KindBlank}, err
+		return KindBlank, "", err
 	}
 	if d.badUTF8 {
 		d.stats.InvalidUTF8++
 	}
-	d.stats.countEvent(res.EventType)
-	switch res.Kind {
+	d.stats.countEvent(eventType)
+	switch kind {
 	case KindFlow:
 		d.stats.Flows++
 	case KindContext:
 		d.stats.Context++
-		d.stats.Alerts += int64(len(res.Context.Alerts))
+		d.stats.Alerts += int64(len(d.ctxRec.Alerts))
 	case KindSkipped:
 		d.stats.Skipped++
 	}
-	return res, nil
+	return kind, eventType, nil
 }
 
 // countLineTooLong counts a line the reader skipped for its length.

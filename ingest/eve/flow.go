@@ -11,48 +11,49 @@ import (
 	"github.com/aegis-nsm/aegis/schemas"
 )
 
-// decode decodes one non-blank line.
-func (d *Decoder) decode(line []byte) (Result, *LineError) {
+// decode decodes one non-blank line: a flow event into d.fl, a context
+// event into d.ctxRec. It returns the kind and the event type.
+func (d *Decoder) decode(line []byte) (Kind, string, *LineError) {
 	if err := d.scan(line); err != nil {
-		return Result{}, d.lineError("", ReasonBadJSON, nil, err)
+		return KindBlank, "", d.lineError("", ReasonBadJSON, nil, err)
 	}
 	ev := &d.ev
 	et := ev.v[slotEventType]
 	switch {
 	case et.Kind == logscan.JSONNone && ev.v[slotZeekKey].Kind != logscan.JSONNone:
-		return Result{}, d.lineError("event_type", ReasonWrongFormat, nil, errorf("a Zeek JSON record, not a Suricata EVE event"))
+		return KindBlank, "", d.lineError("event_type", ReasonWrongFormat, nil, errorf("a Zeek JSON record, not a Suricata EVE event"))
 	case et.Kind == logscan.JSONNone:
-		return Result{}, d.lineError("event_type", ReasonMissingField, nil, nil)
+		return KindBlank, "", d.lineError("event_type", ReasonMissingField, nil, nil)
 	case et.Kind != logscan.JSONString || len(et.Raw) == 0:
-		return Result{}, d.lineError("event_type", ReasonBadValue, et.Raw, errorf("not a non-empty string"))
+		return KindBlank, "", d.lineError("event_type", ReasonBadValue, et.Raw, errorf("not a non-empty string"))
 	}
 	eventType := d.intern.Intern(d.plain(et))
 	switch eventType {
 	case "flow":
-		f, err := d.flow()
-		if err != nil {
-			return Result{}, err
+		if err := d.flow(&d.fl); err != nil {
+			return KindBlank, "", err
 		}
 		if d.cfg.KeepRaw {
-			f.Raw = bytes.Clone(line)
+			d.fl.Raw = bytes.Clone(line)
 		}
-		return Result{Kind: KindFlow, Flow: f, EventType: eventType}, nil
+		return KindFlow, eventType, nil
 	case "tls", "quic", "ssh", "http", "alert":
 		rec, err := d.contextRecord(eventType)
 		if err != nil {
-			return Result{}, err
+			return KindBlank, "", err
 		}
-		return Result{Kind: KindContext, Context: rec, EventType: eventType}, nil
+		d.ctxRec = rec
+		return KindContext, eventType, nil
 	}
 	// netflow included: a netflow event is one direction of a flow, and the
 	// bi-directional flow event of the same flow carries both.
-	return Result{Kind: KindSkipped, EventType: eventType}, nil
+	return KindSkipped, eventType, nil
 }
 
-// flow builds an IDSFlow from a flow event.
-func (d *Decoder) flow() (schemas.IDSFlow, *LineError) {
+// flow builds an IDSFlow from a flow event, in *f.
+func (d *Decoder) flow(f *schemas.IDSFlow) *LineError {
 	ev := &d.ev
-	f := schemas.IDSFlow{
+	*f = schemas.IDSFlow{
 		Sensor:      schemas.SensorSuricata,
 		File:        d.file,
 		Line:        d.line,
@@ -61,17 +62,17 @@ func (d *Decoder) flow() (schemas.IDSFlow, *LineError) {
 	}
 	var err *LineError
 	if f.FlowID, err = d.flowID(); err != nil {
-		return f, err
+		return err
 	}
 
 	// Addresses and ports; src is the client in a flow event.
 	src, err := d.addr(slotSrcIP)
 	if err != nil {
-		return f, err
+		return err
 	}
 	dst, err := d.addr(slotDestIP)
 	if err != nil {
-		return f, err
+		return err
 	}
 	p := ev.v[slotProto]
 	switch p.Kind {
@@ -90,21 +91,21 @@ func (d *Decoder) flow() (schemas.IDSFlow, *LineError) {
 		n, ok := protoNumber(d.plain(p))
 		if !ok {
 			if p.Kind == logscan.JSONNumber {
-				return f, d.lineError("proto", ReasonBadValue, p.Raw, errorf("not a protocol number"))
+				return d.lineError("proto", ReasonBadValue, p.Raw, errorf("not a protocol number"))
 			}
 			d.stats.UnknownProto++
 		}
 		f.Proto = n
 	default:
-		return f, d.lineError("proto", ReasonBadValue, p.Raw, errorf("not a string"))
+		return d.lineError("proto", ReasonBadValue, p.Raw, errorf("not a string"))
 	}
 	sport, err := d.port(slotSrcPort)
 	if err != nil {
-		return f, err
+		return err
 	}
 	dport, err := d.port(slotDestPort)
 	if err != nil {
-		return f, err
+		return err
 	}
 	if f.Proto == protoICMP || f.Proto == protoICMPv6 {
 		// Suricata logs ICMP flows with icmp_type/icmp_code and no ports.
@@ -114,11 +115,11 @@ func (d *Decoder) flow() (schemas.IDSFlow, *LineError) {
 		if ev.v[slotICMPType].Kind != logscan.JSONNone {
 			typ, err := d.count16(slotICMPType)
 			if err != nil {
-				return f, err
+				return err
 			}
 			code, err := d.count16(slotICMPCode)
 			if err != nil {
-				return f, err
+				return err
 			}
 			sport = typ
 			if c, ok := icmpCounterpart(f.Proto, typ); ok {
@@ -135,15 +136,15 @@ func (d *Decoder) flow() (schemas.IDSFlow, *LineError) {
 	// missing start (it is always checked when present).
 	ts, hasTS, err := d.time(slotTimestamp)
 	if err != nil {
-		return f, err
+		return err
 	}
 	start, hasStart, err := d.time(slotFlowStart)
 	if err != nil {
-		return f, err
+		return err
 	}
 	end, hasEnd, err := d.time(slotFlowEnd)
 	if err != nil {
-		return f, err
+		return err
 	}
 	switch {
 	case hasStart:
@@ -151,7 +152,7 @@ func (d *Decoder) flow() (schemas.IDSFlow, *LineError) {
 	case hasTS:
 		f.Start = ts
 	default:
-		return f, d.lineError("flow.start", ReasonMissingField, nil, errorf("neither flow.start nor timestamp"))
+		return d.lineError("flow.start", ReasonMissingField, nil, errorf("neither flow.start nor timestamp"))
 	}
 	f.End = f.Start
 	if hasEnd {
@@ -169,18 +170,18 @@ func (d *Decoder) flow() (schemas.IDSFlow, *LineError) {
 		{slotBytesToClient, &f.RespBytes},
 	} {
 		if *c.dst, err = d.count(c.sl); err != nil {
-			return f, err
+			return err
 		}
 	}
 
 	if f.Service, err = d.str(slotAppProto, true); err != nil {
-		return f, err
+		return err
 	}
 	if f.ConnState, err = d.str(slotFlowState, true); err != nil {
-		return f, err
+		return err
 	}
 	if f.CommunityID, err = d.str(slotCommunityID, false); err != nil {
-		return f, err
+		return err
 	}
 	if f.CommunityID == "" && d.cfg.ComputeCommunityID && f.Proto != 0 {
 		d.cidBuf = communityid.Hasher{Seed: d.cfg.CommunityIDSeed}.AppendID(d.cidBuf[:0], communityid.TupleOf(f.Orig, f.Resp, f.Proto))
@@ -188,7 +189,7 @@ func (d *Decoder) flow() (schemas.IDSFlow, *LineError) {
 		d.stats.CommunityIDComputed++
 	}
 	f.Tunnelled = ev.v[slotTunnel].Kind == logscan.JSONObject
-	return f, nil
+	return nil
 }
 
 // contextRecord builds a ContextRecord from a tls, quic, ssh, http or

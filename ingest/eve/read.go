@@ -87,15 +87,15 @@ func (c *collector) read(r io.Reader, name string) error {
 // DecodeLine decodes a line of the file being read and keeps its flow or
 // SNI record.
 func (c *collector) DecodeLine(line []byte) error {
-	res, err := c.d.Decode(line)
+	kind, _, err := c.d.decodeLine(line)
 	if err != nil {
 		return err
 	}
-	switch res.Kind {
+	switch kind {
 	case KindFlow:
-		c.flows.Append(res.Flow)
+		*c.flows.Next() = c.d.fl
 	case KindContext:
-		c.ctx = append(c.ctx, flowctx.Record[uint64]{Key: res.Context.FlowID, Fields: res.Context.Fields})
+		c.ctx = append(c.ctx, flowctx.Record[uint64]{Key: c.d.ctxRec.FlowID, Fields: c.d.ctxRec.Fields})
 	}
 	return nil
 }

@@ -60,6 +60,21 @@ func (c *Chunks[T]) Append(v T) *T {
 	return &c.cur[len(c.cur)-1]
 }
 
+// Next appends a zero value and returns a pointer to it, for the caller to
+// fill in place (a large T is then copied once, not passed by value), valid
+// until the next call to All.
+func (c *Chunks[T]) Next() *T {
+	if len(c.cur) == cap(c.cur) {
+		if c.cur != nil {
+			c.done = append(c.done, c.cur)
+		}
+		c.cur = make([]T, 0, chunkLen)
+	}
+	c.cur = c.cur[:len(c.cur)+1]
+	c.n++
+	return &c.cur[len(c.cur)-1]
+}
+
 // Len returns the number of values appended.
 func (c *Chunks[T]) Len() int { return c.n }
 

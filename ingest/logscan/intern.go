@@ -8,6 +8,9 @@ package logscan
 // concurrent use.
 type Interner struct {
 	m map[string]string
+	// recent caches interned strings by a cheap hash of their bytes,
+	// so that most lookups are one comparison, not a map access.
+	recent [256]string
 }
 
 const (
@@ -22,7 +25,12 @@ func (in *Interner) Intern(b []byte) string {
 	if len(b) == 0 {
 		return ""
 	}
+	h := (uint(len(b))*131 + uint(b[0])*31 + uint(b[len(b)/2])*7 + uint(b[len(b)-1])) & 255
+	if s := in.recent[h]; s == string(b) {
+		return s
+	}
 	if s, ok := in.m[string(b)]; ok {
+		in.recent[h] = s
 		return s
 	}
 	s := string(b)
@@ -31,6 +39,7 @@ func (in *Interner) Intern(b []byte) string {
 			in.m = make(map[string]string, 64)
 		}
 		in.m[s] = s
+		in.recent[h] = s
 	}
 	return s
 }

@@ -6,6 +6,7 @@ package logscan
 // them.
 
 import (
+	"encoding/binary"
 	"errors"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -85,6 +86,9 @@ func (s *JSONScanner) Reset(data []byte) {
 
 func (s *JSONScanner) ws() {
 	d, i := s.data, s.pos
+	if i < len(d) && d[i] > ' ' { // the usual case: no white space
+		return
+	}
 	for i < len(d) && (d[i] == ' ' || d[i] == '\t' || d[i] == '\n' || d[i] == '\r') {
 		i++
 	}
@@ -309,6 +313,22 @@ var strPlain = func() (t [256]bool) {
 	return t
 }()
 
+// specialIn8 reports whether any of the eight bytes packed in x may be '"',
+// '\\' or a control character (below 0x20). It may report true for a word
+// without one (a borrow across bytes) but never false for a word with one,
+// so a caller that then checks byte by byte stays exact.
+func specialIn8(x uint64) bool {
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+	)
+	quote := x ^ (ones * '"')
+	bslash := x ^ (ones * '\\')
+	// (y - ones) &^ y & highs is non-zero when a byte of y is zero;
+	// (x - ones*0x20) &^ x & highs when a byte of x is below 0x20.
+	return ((quote-ones)&^quote|(bslash-ones)&^bslash|(x-ones*0x20)&^x)&highs != 0
+}
+
 // str scans a string starting at its opening quote.
 func (s *JSONScanner) str() (JSONValue, error) {
 	d := s.data
@@ -316,6 +336,11 @@ func (s *JSONScanner) str() (JSONValue, error) {
 	i := start
 	esc := false
 	for {
+		// Eight bytes at a time while none of them needs attention, then
+		// byte by byte.
+		for i+8 <= len(d) && !specialIn8(binary.LittleEndian.Uint64(d[i:])) {
+			i += 8
+		}
 		for i < len(d) && strPlain[d[i]] {
 			i++
 		}

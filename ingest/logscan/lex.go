@@ -125,6 +125,34 @@ func ParseSecondsNanos(b []byte, allowNeg bool) (int64, bool) {
 	if i != len(b) {
 		return 0, false
 	}
+	if exp == 0 && intDigits <= 18 {
+		// The common "1300475167.096535": the digits as they stand (18
+		// cannot overflow an int64; a larger count is refused below as
+		// the general loop refuses it).
+		var sec, frac int64
+		for _, c := range b[mantStart : mantStart+intDigits] {
+			sec = sec*10 + int64(c-'0')
+		}
+		if sec > MaxWholeSeconds {
+			return 0, false
+		}
+		n := 0
+		for _, c := range b[fracStart:fracEnd] {
+			if n == 9 {
+				break
+			}
+			frac = frac*10 + int64(c-'0')
+			n++
+		}
+		for ; n < 9; n++ {
+			frac *= 10
+		}
+		ns := sec*1e9 + frac
+		if neg {
+			ns = -ns
+		}
+		return ns, true
+	}
 	// digit(k) is the k-th mantissa digit (integer digits, then fraction).
 	nDigits := intDigits + (fracEnd - fracStart)
 	digit := func(k int) int64 {
@@ -304,6 +332,11 @@ func daysFromCivil(y, m, d int) int64 {
 // netip.ParseAddr, which decides. It accepts exactly what netip.ParseAddr
 // accepts.
 func ParseAddr(b []byte) (netip.Addr, bool) {
+	// A dotted quad first: parseIPv4 refuses anything with a ':', so this
+	// only spares IPv4 the search for one.
+	if v4, ok := parseIPv4(b); ok {
+		return netip.AddrFrom4(v4), true
+	}
 	for _, c := range b {
 		if c == ':' {
 			if a, ok := parseIPv6(b); ok {
@@ -311,9 +344,6 @@ func ParseAddr(b []byte) (netip.Addr, bool) {
 			}
 			return parseAddrSlow(b)
 		}
-	}
-	if v4, ok := parseIPv4(b); ok {
-		return netip.AddrFrom4(v4), true
 	}
 	return parseAddrSlow(b)
 }
@@ -327,36 +357,38 @@ func parseAddrSlow(b []byte) (netip.Addr, bool) {
 }
 
 // parseIPv4 parses a dotted quad with netip's rules (no leading zeros).
+// The octets are gathered in a register, not stored byte by byte into the
+// array returned: reading that array back whole stalled the CPU.
 func parseIPv4(b []byte) ([4]byte, bool) {
-	var out [4]byte
+	var acc uint32
 	val, n, pos := 0, 0, 0
 	for i, c := range b {
 		switch {
 		case c >= '0' && c <= '9':
 			if n == 1 && val == 0 {
-				return out, false
+				return [4]byte{}, false
 			}
 			val = val*10 + int(c-'0')
 			n++
 			if val > 255 {
-				return out, false
+				return [4]byte{}, false
 			}
 		case c == '.':
 			if n == 0 || pos == 3 || i == len(b)-1 {
-				return out, false
+				return [4]byte{}, false
 			}
-			out[pos] = byte(val)
+			acc = acc<<8 | uint32(val)
 			pos++
 			val, n = 0, 0
 		default:
-			return out, false
+			return [4]byte{}, false
 		}
 	}
 	if pos != 3 || n == 0 {
-		return out, false
+		return [4]byte{}, false
 	}
-	out[3] = byte(val)
-	return out, true
+	acc = acc<<8 | uint32(val)
+	return [4]byte{byte(acc >> 24), byte(acc >> 16), byte(acc >> 8), byte(acc)}, true
 }
 
 // parseIPv6 parses the RFC 4291 text forms without a zone.

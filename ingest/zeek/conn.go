@@ -300,12 +300,12 @@ func (d *Decoder) parseTS(v *val) (ns int64, unknown, ok bool) {
 	return 0, false, false
 }
 
-// finishConn checks a conn record and completes it.
-func (d *Decoder) finishConn() (schemas.IDSFlow, *LineError) {
+// finishConn checks a conn record and completes it in d.cf.flow.
+func (d *Decoder) finishConn() *LineError {
 	cf := &d.cf
 	for _, r := range connRequired {
 		if !cf.present[r] {
-			return schemas.IDSFlow{}, d.lineError(roleNames[r], ReasonMissingField, nil, errorf("not logged"))
+			return d.lineError(roleNames[r], ReasonMissingField, nil, errorf("not logged"))
 		}
 	}
 	f := &cf.flow
@@ -339,7 +339,7 @@ func (d *Decoder) finishConn() (schemas.IDSFlow, *LineError) {
 		s := string(d.keep)
 		f.UID, f.CommunityID = s[:len(uid)], s[len(uid):]
 	}
-	return *f, nil
+	return nil
 }
 
 // finishSSL completes an ssl record: its strings share one allocation.

@@ -81,6 +81,8 @@ type Decoder struct {
 	strs    [numKept][]byte // the record's uid, community_id, ssl strings
 	badUTF8 bool            // the record had invalid UTF-8 (repaired)
 	cf      connFields
+	tsvVal  val       // the TSV field being applied
+	sslRec  SSLRecord // the ssl record of the line decoded last
 }
 
 // NewDecoder returns a Decoder for the file named file (the name only
@@ -133,47 +135,63 @@ func (d *Decoder) Stats() Stats { return d.stats.clone() }
 // line returns a *LineError (naming the file, line and field) and a Result
 // of KindMeta; the Decoder stays usable and the next line is unaffected.
 func (d *Decoder) Decode(line []byte) (Result, error) {
+	kind, path, err := d.decode(line)
+	if err != nil {
+		return Result{Kind: KindMeta}, err
+	}
+	switch kind {
+	case KindConn:
+		return Result{Kind: KindConn, Flow: d.cf.flow, Path: path}, nil
+	case KindSSL:
+		return Result{Kind: KindSSL, SSL: d.sslRec, Path: path}, nil
+	}
+	return Result{Kind: kind, Path: path}, nil
+}
+
+// decode is Decode without building a Result (a large struct, copied at
+// every return): a conn record is left in d.cf.flow and an ssl record in
+// d.sslRec, until the next line. It returns the kind and log path.
+func (d *Decoder) decode(line []byte) (Kind, string, *LineError) {
 	d.line++
 	d.stats.Lines++
 	d.badUTF8 = false
 	line = logscan.TrimLine(line, d.line == 1)
 	var (
-		res Result
-		err *LineError
+		kind = KindMeta
+		path string
+		err  *LineError
 	)
 	switch {
 	case len(line) == 0:
-		res.Kind = KindMeta
 	case line[0] == '#':
-		res.Kind = KindMeta
 		err = d.decodeMeta(line)
 	case line[0] == '{' || (line[0] == ' ' && bytes.HasPrefix(bytes.TrimLeft(line, " \t"), []byte("{"))):
-		res, err = d.decodeJSON(line)
+		kind, path, err = d.decodeJSON(line)
 	default:
-		res, err = d.decodeTSV(line)
+		kind, path, err = d.decodeTSV(line)
 	}
 	if err != nil {
 		d.stats.countBad(err.Reason)
-		return Result{Kind: KindMeta}, err
+		return KindMeta, "", err
 	}
 	if d.badUTF8 {
 		d.stats.InvalidUTF8++
 		d.badUTF8 = false
 	}
-	switch res.Kind {
+	switch kind {
 	case KindMeta:
 		d.stats.Meta++
 	case KindConn:
 		d.stats.Conn++
-		if res.Flow.Interim {
+		if d.cf.flow.Interim {
 			d.stats.Interim++
 		}
 	case KindSSL:
 		d.stats.SSL++
 	case KindSkipped:
-		d.stats.countSkipped(res.Path)
+		d.stats.countSkipped(path)
 	}
-	return res, nil
+	return kind, path, nil
 }
 
 // countLineTooLong counts a line the reader skipped for its length.

@@ -5,18 +5,18 @@ import "github.com/aegis-nsm/aegis/ingest/logscan"
 // decodeJSON decodes a Zeek JSON line (LogAscii::use_json): one object
 // with flattened dotted keys ("id.orig_h"), unset fields omitted or null.
 // A nested "id" object ({"id":{"orig_h":...}}) is accepted too.
-func (d *Decoder) decodeJSON(line []byte) (Result, *LineError) {
+func (d *Decoder) decodeJSON(line []byte) (Kind, string, *LineError) {
 	var slots [numRoles]val
 	var seen [numRoles]bool
 	s := &d.js
 	s.Reset(line)
 	if err := s.OpenObject(); err != nil {
-		return Result{}, d.lineError("", ReasonBadJSON, nil, err)
+		return KindMeta, "", d.lineError("", ReasonBadJSON, nil, err)
 	}
 	for first := true; ; first = false {
 		key, ok, err := s.Member(first)
 		if err != nil {
-			return Result{}, d.lineError("", ReasonBadJSON, nil, err)
+			return KindMeta, "", d.lineError("", ReasonBadJSON, nil, err)
 		}
 		if !ok {
 			break
@@ -26,21 +26,21 @@ func (d *Decoder) decodeJSON(line []byte) (Result, *LineError) {
 			r = roleOf(key.Raw)
 			if r == roleIgnore && string(key.Raw) == "id" && s.Peek() == '{' {
 				if err := d.scanIDObject(&slots, &seen); err != nil {
-					return Result{}, d.lineError("", ReasonBadJSON, nil, err)
+					return KindMeta, "", d.lineError("", ReasonBadJSON, nil, err)
 				}
 				continue
 			}
 		}
 		v, err := s.Value(1)
 		if err != nil {
-			return Result{}, d.lineError("", ReasonBadJSON, nil, err)
+			return KindMeta, "", d.lineError("", ReasonBadJSON, nil, err)
 		}
 		if r != roleIgnore {
 			slots[r], seen[r] = jsonVal(v), true
 		}
 	}
 	if err := s.Finish(); err != nil {
-		return Result{}, d.lineError("", ReasonBadJSON, nil, err)
+		return KindMeta, "", d.lineError("", ReasonBadJSON, nil, err)
 	}
 
 	// Which log is this line from?
@@ -48,7 +48,7 @@ func (d *Decoder) decodeJSON(line []byte) (Result, *LineError) {
 	if seen[rolePath] {
 		p := &slots[rolePath]
 		if p.enc != encJSONString {
-			return Result{}, d.lineError("_path", ReasonBadValue, p.raw, errorf("not a string"))
+			return KindMeta, "", d.lineError("_path", ReasonBadValue, p.raw, errorf("not a string"))
 		}
 		path = d.intern.Intern(d.plain(p))
 	}
@@ -63,13 +63,13 @@ func (d *Decoder) decodeJSON(line []byte) (Result, *LineError) {
 	case seen[roleEventType]:
 		// A Suricata EVE line in a Zeek log: say so rather than skip it
 		// as an unknown Zeek path.
-		return Result{}, d.lineError("event_type", ReasonWrongFormat, nil, errorf("a Suricata EVE event, not a Zeek record"))
+		return KindMeta, "", d.lineError("event_type", ReasonWrongFormat, nil, errorf("a Suricata EVE event, not a Zeek record"))
 	default:
 		kind = KindSkipped
 	}
 	path = d.pathOfKind(kind, path)
 	if kind == KindSkipped {
-		return Result{Kind: KindSkipped, Path: path}, nil
+		return KindSkipped, path, nil
 	}
 
 	d.beginRecord()
@@ -79,17 +79,17 @@ func (d *Decoder) decodeJSON(line []byte) (Result, *LineError) {
 			continue
 		}
 		if err := d.field(r, &slots[r]); err != nil {
-			return Result{}, err
+			return KindMeta, "", err
 		}
 	}
 	if kind == KindSSL {
-		return Result{Kind: KindSSL, SSL: d.finishSSL(), Path: path}, nil
+		d.sslRec = d.finishSSL()
+		return KindSSL, path, nil
 	}
-	f, err := d.finishConn()
-	if err != nil {
-		return Result{}, err
+	if err := d.finishConn(); err != nil {
+		return KindMeta, "", err
 	}
-	return Result{Kind: KindConn, Flow: f, Path: path}, nil
+	return KindConn, path, nil
 }
 
 // scanIDObject reads a nested {"orig_h":..., "orig_p":...} object.

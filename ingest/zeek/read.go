@@ -95,15 +95,15 @@ func (c *collector) read(r io.Reader, name string) error {
 // DecodeLine decodes a line of the file being read and keeps its conn or
 // ssl record.
 func (c *collector) DecodeLine(line []byte) error {
-	res, err := c.d.Decode(line)
+	kind, _, err := c.d.decode(line)
 	if err != nil {
 		return err
 	}
-	switch res.Kind {
+	switch kind {
 	case KindConn:
-		c.flows.Append(res.Flow)
+		*c.flows.Next() = c.d.cf.flow
 	case KindSSL:
-		s := &res.SSL
+		s := &c.d.sslRec
 		c.ssl = append(c.ssl, flowctx.Record[string]{Key: s.UID, Fields: flowctx.Fields{
 			SNI: s.ServerName, TLSVersion: s.Version, JA3: s.JA3, JA3S: s.JA3S, JA4: s.JA4,
 		}})

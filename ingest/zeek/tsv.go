@@ -3,41 +3,52 @@ package zeek
 import "bytes"
 
 // decodeTSV decodes a data line of the Zeek ASCII format with the current
-// header block.
-func (d *Decoder) decodeTSV(line []byte) (Result, *LineError) {
+// header block. A conn record is left in d.cf.flow, an ssl record in
+// d.sslRec; it returns the kind and the log path.
+func (d *Decoder) decodeTSV(line []byte) (Kind, string, *LineError) {
 	h := &d.hdr
 	if !h.have {
-		return Result{}, d.lineError("", ReasonNoHeader, nil, errorf("data line before any #fields header"))
+		return KindMeta, "", d.lineError("", ReasonNoHeader, nil, errorf("data line before any #fields header"))
 	}
 	path := d.pathOfKind(h.kind, h.path)
 	if h.kind == KindSkipped {
-		return Result{Kind: KindSkipped, Path: path}, nil
+		return KindSkipped, path, nil
 	}
 	if n := countFields(line, h.sep); n != len(h.fields) {
-		return Result{}, d.lineError("", ReasonFieldCount, nil, errorf("%d fields, header has %d", n, len(h.fields)))
+		return KindMeta, "", d.lineError("", ReasonFieldCount, nil, errorf("%d fields, header has %d", n, len(h.fields)))
 	}
 	d.beginRecord()
 	d.cf.interim = h.interim
 	if len(h.sep) == 1 {
-		// One pass over the bytes: split on the separator and note
-		// backslashes, instead of two IndexByte calls per short field.
-		sep, start, col, esc := h.sep[0], 0, 0, false
-		for j := 0; j <= len(line); j++ {
-			if j < len(line) {
-				c := line[j]
-				if c == '\\' {
-					esc = true
-				}
-				if c != sep {
-					continue
-				}
+		// Split with a plain byte loop (fields are a few bytes long:
+		// IndexByte's call costs more than it saves on them), and look
+		// for backslashes once per line, as most lines have none.
+		sep := h.sep[0]
+		escAt := bytes.IndexByte(line, '\\') // the next backslash at or after a field's start
+		if escAt < 0 {
+			escAt = len(line)
+		}
+		start := 0
+		for col := 0; ; col++ {
+			end := start
+			for end < len(line) && line[end] != sep {
+				end++
 			}
 			if r := h.roles[col]; r != roleIgnore {
-				if err := d.tsvField(r, line[start:j], esc); err != nil {
-					return Result{}, err
+				if escAt < start {
+					escAt = len(line)
+					if i := bytes.IndexByte(line[start:], '\\'); i >= 0 {
+						escAt = start + i
+					}
+				}
+				if err := d.tsvField(r, line[start:end], escAt < end); err != nil {
+					return KindMeta, "", err
 				}
 			}
-			start, col, esc = j+1, col+1, false
+			if end == len(line) {
+				break
+			}
+			start = end + 1
 		}
 	} else {
 		rest := line
@@ -45,7 +56,7 @@ func (d *Decoder) decodeTSV(line []byte) (Result, *LineError) {
 			v, after, more := bytes.Cut(rest, h.sep)
 			if r := h.roles[col]; r != roleIgnore {
 				if err := d.tsvField(r, v, hasEscape(v)); err != nil {
-					return Result{}, err
+					return KindMeta, "", err
 				}
 			}
 			if !more {
@@ -56,13 +67,13 @@ func (d *Decoder) decodeTSV(line []byte) (Result, *LineError) {
 	}
 	switch h.kind {
 	case KindConn:
-		f, err := d.finishConn()
-		if err != nil {
-			return Result{}, err
+		if err := d.finishConn(); err != nil {
+			return KindMeta, "", err
 		}
-		return Result{Kind: KindConn, Flow: f, Path: path}, nil
+		return KindConn, path, nil
 	default: // KindSSL
-		return Result{Kind: KindSSL, SSL: d.finishSSL(), Path: path}, nil
+		d.sslRec = d.finishSSL()
+		return KindSSL, path, nil
 	}
 }
 
@@ -74,12 +85,13 @@ func countFields(line, sep []byte) int {
 // tsvField applies one TSV field of a conn or ssl record.
 func (d *Decoder) tsvField(r role, raw []byte, esc bool) *LineError {
 	h := &d.hdr
-	v := val{
-		raw:   raw,
-		enc:   encTSV,
-		esc:   esc,
-		unset: len(raw) == len(h.unset) && bytes.Equal(raw, h.unset),
-		empty: len(raw) == len(h.empty) && bytes.Equal(raw, h.empty),
-	}
-	return d.field(r, &v)
+	// Filled in place, member by member: a val literal would be built on
+	// the stack and copied, and that copy was a tenth of a line's time.
+	v := &d.tsvVal
+	v.raw = raw
+	v.enc = encTSV
+	v.esc = esc
+	v.unset = len(raw) == len(h.unset) && bytes.Equal(raw, h.unset)
+	v.empty = len(raw) == len(h.empty) && bytes.Equal(raw, h.empty)
+	return d.field(r, v)
 }
