@@ -95,9 +95,9 @@ type Decoder struct {
 	js      logscan.JSONScanner
 	ev      event
 	scratch []byte
-	utf     []byte // UTF-8 repair
-	badUTF8 bool   // the event had invalid UTF-8 (repaired)
-	cidBuf  []byte // a computed community_id
+	utf     []byte          // UTF-8 repair
+	badUTF8 bool            // the event had invalid UTF-8 (repaired)
+	cidBuf  []byte          // a computed community_id
 	fl      schemas.IDSFlow // the flow event decoded last
 	ctxRec  ContextRecord   // the context record decoded last
 }
