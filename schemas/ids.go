@@ -18,8 +18,8 @@ const (
 // originator (Zeek id.orig_h, Suricata src_ip of a flow event, which is
 // the client).
 //
-// An IDSFlow is a plain value. Its strings and slices (Alerts, Raw) are
-// owned by the record: the decoders never reuse or alias them.
+// An IDSFlow is a plain value. Its strings, Raw and Context are owned by
+// the record: the decoders never reuse or alias them.
 type IDSFlow struct {
 	Sensor Sensor
 	// Where the record came from, for error messages and provenance.
@@ -59,6 +59,21 @@ type IDSFlow struct {
 	// duration, and the final record of the flow comes later.
 	Interim bool
 
+	// Context is the flow context the sensor logged apart from the flow
+	// record (TLS, SSH and HTTP details, alerts), attached by the readers;
+	// nil when none attached. Copies of an IDSFlow share it: treat it as
+	// read-only, and replace it (copy, then change) rather than change it.
+	// It is a pointer so that the many flows without context stay small.
+	Context *FlowContext
+
+	// Raw is the original flow event line, byte for byte (without its line
+	// ending), when the reader was asked to keep it (eve.Config.KeepRaw);
+	// nil otherwise. It is a copy owned by the record.
+	Raw []byte
+}
+
+// FlowContext is what an IDS logged about a flow apart from its flow record.
+type FlowContext struct {
 	// TLS, from Zeek's ssl.log (version, ja3, ja3s, ja4 columns when
 	// loaded) or Suricata's tls and quic events. TLSVersion is as the
 	// sensor spells it ("TLSv13" in Zeek, "TLS 1.3" in Suricata). JA3 and
@@ -77,11 +92,14 @@ type IDSFlow struct {
 	// Alerts are the IDS alerts raised on this flow (Suricata alert events
 	// with its flow_id), in file order; nil when none.
 	Alerts []IDSAlert
+}
 
-	// Raw is the original flow event line, byte for byte (without its line
-	// ending), when the reader was asked to keep it (eve.Config.KeepRaw);
-	// nil otherwise. It is a copy owned by the record.
-	Raw []byte
+// Ctx returns f's flow context, the zero FlowContext when it has none.
+func (f *IDSFlow) Ctx() FlowContext {
+	if f.Context == nil {
+		return FlowContext{}
+	}
+	return *f.Context
 }
 
 // IDSAlert is one alert an IDS raised on a flow (a Suricata alert event).

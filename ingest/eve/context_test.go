@@ -21,14 +21,15 @@ func TestReadContextJoin(t *testing.T) {
 		t.Fatalf("%v %v %d", err, st, len(flows))
 	}
 	f := flows[0]
-	if f.FlowID != 2251799813685247 || f.SNI != "api.openai.com" || f.TLSVersion != "TLS 1.3" || f.JA3 != "j3" || f.JA3S != "j3s" ||
-		f.JA4 != "t13d1516h2_8daaf6152771_02713d6af862" || f.SSHClient != "OpenSSH_9.6" || f.SSHServer != "OpenSSH_8.9p1" ||
-		f.HTTPHost != "h.example" || f.HTTPUserAgent != "python-httpx/0.27" || f.HTTPURL != "/v1/chat" {
+	fc := f.Ctx()
+	if f.FlowID != 2251799813685247 || f.SNI != "api.openai.com" || fc.TLSVersion != "TLS 1.3" || fc.JA3 != "j3" || fc.JA3S != "j3s" ||
+		fc.JA4 != "t13d1516h2_8daaf6152771_02713d6af862" || fc.SSHClient != "OpenSSH_9.6" || fc.SSHServer != "OpenSSH_8.9p1" ||
+		fc.HTTPHost != "h.example" || fc.HTTPUserAgent != "python-httpx/0.27" || fc.HTTPURL != "/v1/chat" {
 		t.Errorf("flow %+v", f)
 	}
-	if len(f.Alerts) != 2 || f.Alerts[0].SignatureID != 2000001 || f.Alerts[0].Rev != 3 || f.Alerts[0].Severity != 2 ||
-		f.Alerts[0].Time != ts("2026-11-25T10:00:00.200000+0000") || f.Alerts[1].Signature != "second" || f.Alerts[1].Action != "blocked" {
-		t.Errorf("alerts %+v", f.Alerts)
+	if len(fc.Alerts) != 2 || fc.Alerts[0].SignatureID != 2000001 || fc.Alerts[0].Rev != 3 || fc.Alerts[0].Severity != 2 ||
+		fc.Alerts[0].Time != ts("2026-11-25T10:00:00.200000+0000") || fc.Alerts[1].Signature != "second" || fc.Alerts[1].Action != "blocked" {
+		t.Errorf("alerts %+v", fc.Alerts)
 	}
 	if string(f.Raw) != flow {
 		t.Errorf("Raw %q", f.Raw)

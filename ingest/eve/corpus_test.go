@@ -67,12 +67,14 @@ func TestCorpusDocExamples(t *testing.T) {
 		Orig:   netip.MustParseAddrPort("192.168.100.237:49175"), Resp: netip.MustParseAddrPort("142.11.240.191:35361"),
 		Proto: 6, Service: "http", ConnState: "closed",
 		OrigPkts: 3869, RespPkts: 1523, OrigBytes: 3536402, RespBytes: 94102, OrigIPBytes: -1, RespIPBytes: -1,
-		HTTPHost: "142.11.240.191", HTTPURL: "/",
-		Alerts: []schemas.IDSAlert{{
-			Time: ts("2023-09-18T06:13:41.532140+0000"), GID: 1, SignatureID: 2045001, Rev: 1,
-			Signature: "ET ATTACK_RESPONSE Win32/LeftHook Stealer Browser Extension Config Inbound",
-			Category:  "A Network Trojan was detected", Severity: 1, Action: "allowed",
-		}},
+		Context: &schemas.FlowContext{
+			HTTPHost: "142.11.240.191", HTTPURL: "/",
+			Alerts: []schemas.IDSAlert{{
+				Time: ts("2023-09-18T06:13:41.532140+0000"), GID: 1, SignatureID: 2045001, Rev: 1,
+				Signature: "ET ATTACK_RESPONSE Win32/LeftHook Stealer Browser Extension Config Inbound",
+				Category:  "A Network Trojan was detected", Severity: 1, Action: "allowed",
+			}},
+		},
 	}
 	if len(flows) != 1 || !reflect.DeepEqual(flows[0], wantFlow) {
 		t.Errorf("flows %+v\nwant %+v", flows, wantFlow)

@@ -24,7 +24,7 @@ func ReadFile(path string) ([]schemas.IDSFlow, Stats, error) {
 // flow context across them by flow_id: for each string field (SNI,
 // TLSVersion, JA3, JA3S, JA4, SSHClient, SSHServer, HTTPHost,
 // HTTPUserAgent, HTTPURL) the first event with a non-empty value wins;
-// every alert is appended to IDSFlow.Alerts in file order. Context events
+// every alert is appended to IDSFlow.Context.Alerts in file order. Context events
 // whose flow event is not in the input are counted in
 // Stats.ContextUnmatched and dropped. Flows come in the order of paths, then lines. On an unreadable file
 // it stops and returns what it decoded before, with the error. ReadFiles

@@ -351,8 +351,9 @@ func TestSuricataVerifyContext(t *testing.T) {
 				t.Fatalf("%s: join: %v %v", name, err, st)
 			}
 			f := flows[0]
-			if f.SNI != c.SNI || f.TLSVersion != c.TLSVersion || f.JA3 != c.JA3 || f.JA4 != c.JA4 || f.SSHClient != c.SSHClient ||
-				f.SSHServer != c.SSHServer || f.HTTPHost != c.HTTPHost || len(f.Alerts) != len(c.Alerts) {
+			fc := f.Ctx()
+			if f.SNI != c.SNI || fc.TLSVersion != c.TLSVersion || fc.JA3 != c.JA3 || fc.JA4 != c.JA4 || fc.SSHClient != c.SSHClient ||
+				fc.SSHServer != c.SSHServer || fc.HTTPHost != c.HTTPHost || len(fc.Alerts) != len(c.Alerts) {
 				t.Errorf("%s: joined flow %+v, context %+v", name, f, c)
 			}
 		}

@@ -11,7 +11,7 @@ import "github.com/aegis-nsm/aegis/schemas"
 
 // Fields is the context one record carries; "" (and nil Alerts) means the
 // record did not have that field. The field names are those of
-// schemas.IDSFlow.
+// schemas.IDSFlow (SNI) and schemas.FlowContext (the others).
 type Fields struct {
 	SNI, TLSVersion, JA3, JA3S, JA4  string
 	SSHClient, SSHServer             string
@@ -106,17 +106,26 @@ func (m *Fields) merge(o *Fields) {
 }
 
 // apply fills f's empty context fields from m and appends m's alerts; it
-// reports whether f changed.
+// reports whether f changed. f.Context, which copies of f may share, is
+// replaced, not changed, and only allocated when f gains some context.
 func (m *Fields) apply(f *schemas.IDSFlow) bool {
-	n := first(&f.SNI, m.SNI) + first(&f.TLSVersion, m.TLSVersion) + first(&f.JA3, m.JA3) +
-		first(&f.JA3S, m.JA3S) + first(&f.JA4, m.JA4) + first(&f.SSHClient, m.SSHClient) +
-		first(&f.SSHServer, m.SSHServer) + first(&f.HTTPHost, m.HTTPHost) +
-		first(&f.HTTPUserAgent, m.HTTPUserAgent) + first(&f.HTTPURL, m.HTTPURL)
-	if len(m.Alerts) > 0 {
-		f.Alerts = append(f.Alerts[:len(f.Alerts):len(f.Alerts)], m.Alerts...)
-		n++
+	n := first(&f.SNI, m.SNI)
+	var c schemas.FlowContext
+	if f.Context != nil {
+		c = *f.Context
 	}
-	return n > 0
+	k := first(&c.TLSVersion, m.TLSVersion) + first(&c.JA3, m.JA3) +
+		first(&c.JA3S, m.JA3S) + first(&c.JA4, m.JA4) + first(&c.SSHClient, m.SSHClient) +
+		first(&c.SSHServer, m.SSHServer) + first(&c.HTTPHost, m.HTTPHost) +
+		first(&c.HTTPUserAgent, m.HTTPUserAgent) + first(&c.HTTPURL, m.HTTPURL)
+	if len(m.Alerts) > 0 {
+		c.Alerts = append(c.Alerts[:len(c.Alerts):len(c.Alerts)], m.Alerts...)
+		k++
+	}
+	if k > 0 {
+		f.Context = &c
+	}
+	return n+k > 0
 }
 
 // first sets *dst to v when *dst is empty and v is not; it returns 1 when

@@ -46,16 +46,17 @@ func TestAttachAllFields(t *testing.T) {
 		t.Errorf("counts %+v", c)
 	}
 	f := flows[0]
-	if f.SNI != "own.example" || f.TLSVersion != "TLS 1.3" || f.JA3 != "j3" || f.JA3S != "j3s" || f.JA4 != "j4" ||
-		f.SSHClient != "c" || f.SSHServer != "s" || f.HTTPHost != "h" || f.HTTPUserAgent != "ua" || f.HTTPURL != "/u" ||
-		!slices.Equal(f.Alerts, []schemas.IDSAlert{a1, a2}) {
+	fc := f.Ctx()
+	if f.SNI != "own.example" || fc.TLSVersion != "TLS 1.3" || fc.JA3 != "j3" || fc.JA3S != "j3s" || fc.JA4 != "j4" ||
+		fc.SSHClient != "c" || fc.SSHServer != "s" || fc.HTTPHost != "h" || fc.HTTPUserAgent != "ua" || fc.HTTPURL != "/u" ||
+		!slices.Equal(fc.Alerts, []schemas.IDSAlert{a1, a2}) {
 		t.Errorf("flow %+v", f)
 	}
-	if flows[1].Alerts != nil || flows[1].JA3 != "" {
+	if flows[1].Context != nil {
 		t.Errorf("flow 8 got context: %+v", flows[1])
 	}
 	// The alerts slice is the flow's own.
-	f.Alerts[0].Signature = "changed"
+	fc.Alerts[0].Signature = "changed"
 	if recs[1].Alerts[0].Signature != "one" {
 		t.Error("flow alerts alias the records'")
 	}

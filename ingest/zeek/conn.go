@@ -97,20 +97,19 @@ func (d *Decoder) plain(v *val) []byte {
 func (d *Decoder) field(r role, v *val) *LineError {
 	cf := &d.cf
 	cf.present[r] = true
-	name := roleNames[r]
 	switch r {
 	case roleTS:
 		if v.unset {
-			return d.lineError(name, ReasonMissingField, nil, errorf("unset"))
+			return d.lineError(roleNames[r], ReasonMissingField, nil, errorf("unset"))
 		}
 		ts, unknown, ok := d.parseTS(v)
 		if !ok {
-			return d.lineError(name, ReasonBadTimestamp, v.raw, nil)
+			return d.lineError(roleNames[r], ReasonBadTimestamp, v.raw, nil)
 		}
 		cf.flow.Start, cf.unknownTS = ts, unknown
 	case roleUID, roleCommunityID, roleServerName, roleVersion, roleJA3, roleJA3S, roleJA4:
 		if v.enc == encJSONNumber || v.enc >= encJSONArray {
-			return d.lineError(name, ReasonBadValue, v.raw, errorf("not a string"))
+			return d.lineError(roleNames[r], ReasonBadValue, v.raw, errorf("not a string"))
 		}
 		if v.unset || v.empty {
 			return nil
@@ -119,14 +118,14 @@ func (d *Decoder) field(r role, v *val) *LineError {
 		d.strs[k] = append(d.strs[k][:0], d.text(d.plain(v))...)
 	case roleOrigH, roleRespH:
 		if v.unset || v.empty {
-			return d.lineError(name, ReasonMissingField, nil, errorf("unset"))
+			return d.lineError(roleNames[r], ReasonMissingField, nil, errorf("unset"))
 		}
 		if v.enc != encTSV && v.enc != encJSONString {
-			return d.lineError(name, ReasonBadValue, v.raw, errorf("not a string"))
+			return d.lineError(roleNames[r], ReasonBadValue, v.raw, errorf("not a string"))
 		}
 		a, ok := logscan.ParseAddr(d.plain(v))
 		if !ok {
-			return d.lineError(name, ReasonBadAddress, v.raw, nil)
+			return d.lineError(roleNames[r], ReasonBadAddress, v.raw, nil)
 		}
 		if r == roleOrigH {
 			cf.flow.Orig = addrPort(a, cf.flow.Orig.Port())
@@ -135,14 +134,14 @@ func (d *Decoder) field(r role, v *val) *LineError {
 		}
 	case roleOrigP, roleRespP:
 		if v.unset || v.empty {
-			return d.lineError(name, ReasonMissingField, nil, errorf("unset"))
+			return d.lineError(roleNames[r], ReasonMissingField, nil, errorf("unset"))
 		}
 		if !numeric(v) {
-			return d.lineError(name, ReasonBadValue, v.raw, errorf("not a number"))
+			return d.lineError(roleNames[r], ReasonBadValue, v.raw, errorf("not a number"))
 		}
 		p, ok := logscan.ParsePort(v.raw)
 		if !ok {
-			return d.lineError(name, ReasonBadPort, v.raw, nil)
+			return d.lineError(roleNames[r], ReasonBadPort, v.raw, nil)
 		}
 		if r == roleOrigP {
 			cf.flow.Orig = addrPort(cf.flow.Orig.Addr(), p)
@@ -154,7 +153,7 @@ func (d *Decoder) field(r role, v *val) *LineError {
 			return nil
 		}
 		if v.enc == encJSONNumber || v.enc >= encJSONArray {
-			return d.lineError(name, ReasonBadValue, v.raw, errorf("not a string"))
+			return d.lineError(roleNames[r], ReasonBadValue, v.raw, errorf("not a string"))
 		}
 		cf.protoName = v.raw
 	case roleService:
@@ -164,11 +163,11 @@ func (d *Decoder) field(r role, v *val) *LineError {
 		}
 		switch v.enc {
 		case encJSONNumber, encJSONOther:
-			return d.lineError(name, ReasonBadValue, v.raw, errorf("not a string"))
+			return d.lineError(roleNames[r], ReasonBadValue, v.raw, errorf("not a string"))
 		case encJSONArray: // a set[string] in newer Zeek JSON
 			s, ok := d.joinJSONStrings(v.raw)
 			if !ok {
-				return d.lineError(name, ReasonBadValue, v.raw, errorf("not an array of strings"))
+				return d.lineError(roleNames[r], ReasonBadValue, v.raw, errorf("not an array of strings"))
 			}
 			cf.flow.Service = s
 		default:
@@ -176,7 +175,7 @@ func (d *Decoder) field(r role, v *val) *LineError {
 		}
 	case roleConnState, roleHistory:
 		if v.enc == encJSONNumber || v.enc >= encJSONArray {
-			return d.lineError(name, ReasonBadValue, v.raw, errorf("not a string"))
+			return d.lineError(roleNames[r], ReasonBadValue, v.raw, errorf("not a string"))
 		}
 		s := ""
 		if !v.unset && !v.empty {
@@ -193,11 +192,11 @@ func (d *Decoder) field(r role, v *val) *LineError {
 			return nil
 		}
 		if !numeric(v) {
-			return d.lineError(name, ReasonBadValue, v.raw, errorf("not a number"))
+			return d.lineError(roleNames[r], ReasonBadValue, v.raw, errorf("not a number"))
 		}
 		ns, ok := logscan.ParseSecondsNanos(v.raw, true)
 		if !ok {
-			return d.lineError(name, ReasonBadNumber, v.raw, nil)
+			return d.lineError(roleNames[r], ReasonBadNumber, v.raw, nil)
 		}
 		cf.hasDur, cf.dur = true, ns
 	case roleOrigBytes, roleRespBytes, roleOrigPkts, roleRespPkts, roleOrigIPBytes, roleRespIPBytes:
@@ -207,11 +206,11 @@ func (d *Decoder) field(r role, v *val) *LineError {
 		}
 		if !v.unset {
 			if !numeric(v) {
-				return d.lineError(name, ReasonBadValue, v.raw, errorf("not a number"))
+				return d.lineError(roleNames[r], ReasonBadValue, v.raw, errorf("not a number"))
 			}
 			var ok bool
 			if n, ok = logscan.ParseUint(v.raw); !ok {
-				return d.lineError(name, ReasonBadNumber, v.raw, nil)
+				return d.lineError(roleNames[r], ReasonBadNumber, v.raw, nil)
 			}
 		}
 		switch r {
@@ -235,7 +234,7 @@ func (d *Decoder) field(r role, v *val) *LineError {
 		case v.enc == encJSONArray:
 			cf.flow.Tunnelled = !isEmptyJSONArray(v.raw)
 		case v.enc == encJSONNumber || v.enc == encJSONOther:
-			return d.lineError(name, ReasonBadValue, v.raw, errorf("not a set"))
+			return d.lineError(roleNames[r], ReasonBadValue, v.raw, errorf("not a set"))
 		default:
 			cf.flow.Tunnelled = len(v.raw) > 0
 		}
@@ -245,11 +244,11 @@ func (d *Decoder) field(r role, v *val) *LineError {
 			return nil
 		}
 		if !numeric(v) {
-			return d.lineError(name, ReasonBadValue, v.raw, errorf("not a number"))
+			return d.lineError(roleNames[r], ReasonBadValue, v.raw, errorf("not a number"))
 		}
 		n, ok := logscan.ParseUint(v.raw)
 		if !ok || n > 255 {
-			return d.lineError(name, ReasonBadNumber, v.raw, nil)
+			return d.lineError(roleNames[r], ReasonBadNumber, v.raw, nil)
 		}
 		cf.ipProto = int(n)
 	}

@@ -143,11 +143,12 @@ func TestSSLFingerprints(t *testing.T) {
 		t.Fatalf("%v %v %d", err, st, len(flows))
 	}
 	f := flows[0]
-	if f.SNI != "api.openai.com" || f.TLSVersion != "TLSv13" || f.JA3 != "773906b0efdefa24a7f2b8eb6985bf37" ||
-		f.JA3S != "f4febc55ea12b31ae17cfb7e614afda8" || f.JA4 != "t13d1516h2_8daaf6152771_02713d6af862" {
+	fc := f.Ctx()
+	if f.SNI != "api.openai.com" || fc.TLSVersion != "TLSv13" || fc.JA3 != "773906b0efdefa24a7f2b8eb6985bf37" ||
+		fc.JA3S != "f4febc55ea12b31ae17cfb7e614afda8" || fc.JA4 != "t13d1516h2_8daaf6152771_02713d6af862" {
 		t.Errorf("flow %+v", f)
 	}
-	if g := flows[1]; g.SNI != "" || g.JA3 != "" || g.TLSVersion != "" {
+	if g := flows[1]; g.SNI != "" || g.Ctx().JA3 != "" || g.Ctx().TLSVersion != "" {
 		t.Errorf("unset ssl fields attached: %+v", g)
 	}
 	if st.SSLMatched != 2 || st.SNIAttached != 1 {

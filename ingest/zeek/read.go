@@ -31,7 +31,7 @@ func ReadFile(path string) ([]schemas.IDSFlow, Stats, error) {
 //     kept. Stats.InterimSuperseded counts what was dropped;
 //     Config.KeepInterim keeps everything.
 //   - attaches each ssl record to the conn records with the same uid:
-//     server_name as SNI, version as TLSVersion, ja3, ja3s and ja4 (the
+//     server_name as SNI, version as Context.TLSVersion, ja3, ja3s and ja4 (the
 //     first non-empty value of each wins when a uid has several ssl
 //     records).
 //

@@ -28,13 +28,15 @@ func (d *Decoder) decodeTSV(line []byte) (Kind, string, *LineError) {
 		if escAt < 0 {
 			escAt = len(line)
 		}
+		// countFields checked that the line has one field per column (per
+		// role): ranging over the roles needs no bounds check.
 		start := 0
-		for col := 0; ; col++ {
+		for _, r := range h.roles {
 			end := start
 			for end < len(line) && line[end] != sep {
 				end++
 			}
-			if r := h.roles[col]; r != roleIgnore {
+			if r != roleIgnore {
 				if escAt < start {
 					escAt = len(line)
 					if i := bytes.IndexByte(line[start:], '\\'); i >= 0 {
@@ -44,9 +46,6 @@ func (d *Decoder) decodeTSV(line []byte) (Kind, string, *LineError) {
 				if err := d.tsvField(r, line[start:end], escAt < end); err != nil {
 					return KindMeta, "", err
 				}
-			}
-			if end == len(line) {
-				break
 			}
 			start = end + 1
 		}
