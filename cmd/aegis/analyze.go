@@ -247,7 +247,7 @@ type summaryInput struct {
 
 // printSummary writes the human summary of a run.
 func printSummary(w io.Writer, s summaryInput) {
-	fmt.Fprintf(w, "aegis analyze: %s\n", s.capture.String())
+	fmt.Fprintf(w, "aegis analyze summary\n  capture: %s (pcap records read, packets decoded, input files)\n", s.capture.String())
 	t := s.table
 	fmt.Fprintf(w, "  flows: %d (ended idle %d, closed %d, at end %d, evicted %d); %d retransmissions left out of timing; peak table memory %.1f MiB\n",
 		t.Flows, t.EndedIdle, t.EndedClosed, t.Flushed, t.Evicted, t.Retransmits, float64(t.PeakMemory)/(1<<20))
