@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/aegis-nsm/aegis/schemas"
+	"github.com/aegis-nsm/aegis/schemas/communityid"
 )
 
 // corpusDir is the shared corpus of real captures (see its MANIFEST.md),
@@ -305,11 +306,13 @@ func compareTshark(p schemas.Packet, f map[string]string) string {
 	case schemas.ProtoICMP:
 		typ, code := uint8(num("icmp.type")), uint8(num("icmp.code"))
 		diff("icmp type", p.Tuple.SrcPort, typ)
-		diff("icmp counterpart", p.Tuple.DstPort, icmp4Counterpart(typ, code))
+		_, want := communityid.ICMPPorts(schemas.ProtoICMP, typ, code)
+		diff("icmp counterpart", p.Tuple.DstPort, want)
 	case schemas.ProtoICMPv6:
 		typ, code := uint8(num("icmpv6.type")), uint8(num("icmpv6.code"))
 		diff("icmpv6 type", p.Tuple.SrcPort, typ)
-		diff("icmpv6 counterpart", p.Tuple.DstPort, icmp6Counterpart(typ, code))
+		_, want := communityid.ICMPPorts(schemas.ProtoICMPv6, typ, code)
+		diff("icmpv6 counterpart", p.Tuple.DstPort, want)
 	default:
 		diff("ports", [2]uint16{p.Tuple.SrcPort, p.Tuple.DstPort}, [2]uint16{})
 	}

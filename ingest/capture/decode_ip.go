@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 
 	"github.com/aegis-nsm/aegis/schemas"
+	"github.com/aegis-nsm/aegis/schemas/communityid"
 )
 
 // IPv6 extension headers the decoder walks.
@@ -167,13 +168,7 @@ func decodeTransport(p *schemas.Packet, proto uint8, b []byte, plen int) error {
 		if err := need(b, plen, 8); err != nil {
 			return err
 		}
-		typ, code := b[0], b[1]
-		t.SrcPort = uint16(typ)
-		if proto == schemas.ProtoICMP {
-			t.DstPort = uint16(icmp4Counterpart(typ, code))
-		} else {
-			t.DstPort = uint16(icmp6Counterpart(typ, code))
-		}
+		t.SrcPort, t.DstPort = communityid.ICMPPorts(proto, b[0], b[1])
 		p.Payload = uint32(plen - 8)
 		return nil
 	}

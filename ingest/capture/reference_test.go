@@ -7,6 +7,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 
 	"github.com/aegis-nsm/aegis/schemas"
+	"github.com/aegis-nsm/aegis/schemas/communityid"
 )
 
 // gopacketDecoder is the alternative the hand-written Decoder was measured
@@ -74,11 +75,11 @@ func (d *gopacketDecoder) decode(p *schemas.Packet, data []byte, ci CaptureInfo)
 			p.Payload = uint32(ipPayload - 8)
 		case layers.LayerTypeICMPv4:
 			typ, code := d.icmp4.TypeCode.Type(), d.icmp4.TypeCode.Code()
-			p.Tuple.SrcPort, p.Tuple.DstPort = uint16(typ), uint16(icmp4Counterpart(typ, code))
+			p.Tuple.SrcPort, p.Tuple.DstPort = communityid.ICMPPorts(schemas.ProtoICMP, typ, code)
 			p.Payload = uint32(ipPayload - 8)
 		case layers.LayerTypeICMPv6:
 			typ, code := d.icmp6.TypeCode.Type(), d.icmp6.TypeCode.Code()
-			p.Tuple.SrcPort, p.Tuple.DstPort = uint16(typ), uint16(icmp6Counterpart(typ, code))
+			p.Tuple.SrcPort, p.Tuple.DstPort = communityid.ICMPPorts(schemas.ProtoICMPv6, typ, code)
 			p.Payload = uint32(ipPayload - 8)
 		}
 	}

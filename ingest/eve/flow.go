@@ -122,7 +122,7 @@ func (d *Decoder) flow(f *schemas.IDSFlow) *LineError {
 				return err
 			}
 			sport = typ
-			if c, ok := icmpCounterpart(f.Proto, typ); ok {
+			if c, ok := communityid.Counterpart(f.Proto, typ); ok {
 				dport = c
 			} else {
 				dport = code

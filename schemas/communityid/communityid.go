@@ -18,15 +18,37 @@ import (
 	"github.com/aegis-nsm/aegis/schemas"
 )
 
-// icmpCounterpart maps ICMP types with a reply type to it (both ways).
-var icmpCounterpart = map[uint16]uint16{
-	8: 0, 0: 8, 13: 14, 14: 13, 15: 16, 16: 15, 10: 9, 9: 10, 17: 18, 18: 17,
-}
-
-// icmp6Counterpart is icmpCounterpart for ICMPv6.
-var icmp6Counterpart = map[uint16]uint16{
-	128: 129, 129: 128, 133: 134, 134: 133, 135: 136, 136: 135,
-	130: 131, 131: 130, 139: 140, 140: 139, 144: 145, 145: 144,
+// Counterpart returns the type of the reply to (or the request of) an ICMP
+// or ICMPv6 message type that comes in pairs: echo, timestamp, information,
+// router and address-mask for ICMP; echo, router and neighbor discovery,
+// multicast listener, node information and home-agent discovery for
+// ICMPv6. These are the pairs Zeek (ICMP4_counterpart/ICMP6_counterpart)
+// and Community ID v1 key as one bidirectional flow.
+func Counterpart(proto uint8, typ uint16) (uint16, bool) {
+	if proto == schemas.ProtoICMPv6 {
+		switch typ {
+		case 128, 133, 135, 130, 139, 144: // requests
+			return typ + 1, true
+		case 129, 134, 136, 131, 140, 145: // replies
+			return typ - 1, true
+		}
+		return 0, false
+	}
+	switch typ {
+	case 8:
+		return 0, true
+	case 0:
+		return 8, true
+	case 13, 15, 17: // timestamp, information, address mask requests
+		return typ + 1, true
+	case 14, 16, 18:
+		return typ - 1, true
+	case 10: // router solicitation
+		return 9, true
+	case 9:
+		return 10, true
+	}
+	return 0, false
 }
 
 // hasPorts reports whether the protocol's hash includes ports.
@@ -43,11 +65,7 @@ func hasPorts(proto uint8) bool {
 // any bidirectional flow; other ICMP messages are one-way and keep their
 // direction.
 func twoWayICMP(proto uint8, sport, dport uint16) bool {
-	m := icmpCounterpart
-	if proto == schemas.ProtoICMPv6 {
-		m = icmp6Counterpart
-	}
-	c, ok := m[sport]
+	c, ok := Counterpart(proto, sport)
 	return ok && c == dport
 }
 
@@ -55,11 +73,7 @@ func twoWayICMP(proto uint8, sport, dport uint16) bool {
 // Zeek use: (type, counterpart type) for request/reply messages, else
 // (type, code).
 func ICMPPorts(proto, icmpType, code uint8) (sport, dport uint16) {
-	m := icmpCounterpart
-	if proto == schemas.ProtoICMPv6 {
-		m = icmp6Counterpart
-	}
-	if c, ok := m[uint16(icmpType)]; ok {
+	if c, ok := Counterpart(proto, uint16(icmpType)); ok {
 		return uint16(icmpType), c
 	}
 	return uint16(icmpType), uint16(code)
