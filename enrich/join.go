@@ -22,19 +22,10 @@ type joinKey struct {
 }
 
 func keyOf(t schemas.Tuple) joinKey {
-	if lessEnd(t.SrcIP, t.SrcPort, t.DstIP, t.DstPort) {
+	if t.SrcFirst() {
 		return joinKey{t.SrcIP, t.DstIP, t.SrcPort, t.DstPort, t.Proto}
 	}
 	return joinKey{t.DstIP, t.SrcIP, t.DstPort, t.SrcPort, t.Proto}
-}
-
-func lessEnd(a schemas.IP, ap uint16, b schemas.IP, bp uint16) bool {
-	for i := range a {
-		if a[i] != b[i] {
-			return a[i] < b[i]
-		}
-	}
-	return ap <= bp
 }
 
 // IDSTuple returns the directional tuple (originator as sender) of an IDS

@@ -1,5 +1,7 @@
 package schemas
 
+import "encoding/binary"
+
 // IP protocol numbers Aegis names.
 const (
 	ProtoICMP   uint8 = 1
@@ -28,6 +30,20 @@ type Tuple struct {
 	SrcIP, DstIP     IP
 	SrcPort, DstPort uint16
 	Proto            uint8
+}
+
+// SrcFirst reports whether the sender's endpoint sorts at or before the
+// receiver's (address bytes, then port): the order canonical flow keys and
+// Community ID put a flow's two ends in.
+func (t *Tuple) SrcFirst() bool {
+	// Big-endian 64-bit halves compare like the bytes do.
+	if a, b := binary.BigEndian.Uint64(t.SrcIP[:8]), binary.BigEndian.Uint64(t.DstIP[:8]); a != b {
+		return a < b
+	}
+	if a, b := binary.BigEndian.Uint64(t.SrcIP[8:]), binary.BigEndian.Uint64(t.DstIP[8:]); a != b {
+		return a < b
+	}
+	return t.SrcPort <= t.DstPort
 }
 
 // Reverse returns the tuple seen from the other side.

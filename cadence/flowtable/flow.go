@@ -1,8 +1,6 @@
 package flowtable
 
 import (
-	"encoding/binary"
-
 	"github.com/aegis-nsm/aegis/schemas"
 )
 
@@ -26,23 +24,12 @@ func CanonicalKey(t schemas.Tuple) (Key, bool) {
 // tuple (the hot path).
 func canonicalKeyInto(t *schemas.Tuple, k *Key) bool {
 	k.Proto = t.Proto
-	if lessEndpoint(&t.SrcIP, t.SrcPort, &t.DstIP, t.DstPort) {
+	if t.SrcFirst() {
 		k.AIP, k.BIP, k.APort, k.BPort = t.SrcIP, t.DstIP, t.SrcPort, t.DstPort
 		return true
 	}
 	k.AIP, k.BIP, k.APort, k.BPort = t.DstIP, t.SrcIP, t.DstPort, t.SrcPort
 	return false
-}
-
-func lessEndpoint(ip1 *schemas.IP, p1 uint16, ip2 *schemas.IP, p2 uint16) bool {
-	// Big-endian 64-bit halves compare like the bytes do.
-	if a, b := binary.BigEndian.Uint64(ip1[:8]), binary.BigEndian.Uint64(ip2[:8]); a != b {
-		return a < b
-	}
-	if a, b := binary.BigEndian.Uint64(ip1[8:]), binary.BigEndian.Uint64(ip2[8:]); a != b {
-		return a < b
-	}
-	return p1 <= p2
 }
 
 // Direction is what one side of a flow sent.

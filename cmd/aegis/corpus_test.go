@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sort"
@@ -257,7 +258,7 @@ func suricataSelects(o schemas.Tuple, m map[string]any) bool {
 
 func sameIP(v any, ip schemas.IP) bool {
 	s := fmt.Sprint(v)
-	a, err := parseAddr(s)
+	a, err := netip.ParseAddr(s)
 	return err == nil && schemas.IPFromAddr(a) == ip
 }
 

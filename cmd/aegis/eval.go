@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sort"
@@ -352,11 +353,11 @@ func (r *evalResult) writeMarkdown(w io.Writer) {
 
 // truthTuple is the directional tuple of a truth row.
 func truthTuple(t truthRow) (schemas.Tuple, error) {
-	o, err := parseAddr(t.OrigH)
+	o, err := netip.ParseAddr(t.OrigH)
 	if err != nil {
 		return schemas.Tuple{}, fmt.Errorf("truth: orig_h %q: %w", t.OrigH, err)
 	}
-	r, err := parseAddr(t.RespH)
+	r, err := netip.ParseAddr(t.RespH)
 	if err != nil {
 		return schemas.Tuple{}, fmt.Errorf("truth: resp_h %q: %w", t.RespH, err)
 	}

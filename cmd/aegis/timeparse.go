@@ -1,9 +1,6 @@
 package main
 
-import (
-	"net/netip"
-	"time"
-)
+import "time"
 
 // parseTime parses an RFC 3339 timestamp into ns since the epoch.
 func parseTime(s string) (int64, error) {
@@ -13,6 +10,3 @@ func parseTime(s string) (int64, error) {
 	}
 	return t.UnixNano(), nil
 }
-
-// parseAddr parses an IP address as the IDS logs write it.
-func parseAddr(s string) (netip.Addr, error) { return netip.ParseAddr(s) }

@@ -87,12 +87,12 @@ type Hasher struct {
 // Sum returns the 20-byte digest for a tuple whose ports are already mapped
 // (for ICMP: see ICMPPorts).
 func (h Hasher) Sum(t schemas.Tuple) [20]byte {
-	src, dst, sp, dp := t.SrcIP, t.DstIP, t.SrcPort, t.DstPort
 	ordered := true
 	if t.Proto == schemas.ProtoICMP || t.Proto == schemas.ProtoICMPv6 {
-		ordered = twoWayICMP(t.Proto, sp, dp) || twoWayICMP(t.Proto, dp, sp)
+		ordered = twoWayICMP(t.Proto, t.SrcPort, t.DstPort) || twoWayICMP(t.Proto, t.DstPort, t.SrcPort)
 	}
-	if ordered && !less(src, sp, dst, dp) {
+	src, dst, sp, dp := t.SrcIP, t.DstIP, t.SrcPort, t.DstPort
+	if ordered && !t.SrcFirst() {
 		src, dst, sp, dp = dst, src, dp, sp
 	}
 	var buf [40]byte
@@ -146,18 +146,4 @@ func TupleOf(orig, resp netip.AddrPort, proto uint8) schemas.Tuple {
 func (h Hasher) HexID(t schemas.Tuple) string {
 	d := h.Sum(t)
 	return "1:" + hex.EncodeToString(d[:])
-}
-
-// less orders endpoints as the spec does: address bytes (in their wire
-// form), then port. IPv4-mapped addresses compare like their IPv4 bytes
-// because the mapped prefix is the same for both.
-func less(a schemas.IP, ap uint16, b schemas.IP, bp uint16) bool {
-	if a != b {
-		for i := range a {
-			if a[i] != b[i] {
-				return a[i] < b[i]
-			}
-		}
-	}
-	return ap < bp
 }
