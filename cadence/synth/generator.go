@@ -32,7 +32,7 @@ type generator struct {
 	lastSt  int64
 	weights []float64
 
-	heap flowHeap
+	heap minHeap[*flow]
 }
 
 type planItem struct {
@@ -51,6 +51,7 @@ func hashName(s string) uint64 {
 func newGenerator(cfg Config) *generator {
 	g := &generator{
 		cfg:        cfg,
+		heap:       minHeap[*flow]{less: flowBefore},
 		net:        newNetwork(cfg.Seed, cfg.VLANShare),
 		start:      cfg.Start.UnixNano(),
 		byClass:    map[schemas.Class]int{},
@@ -143,8 +144,8 @@ func (g *generator) run(w *sinks) error {
 			if it == nil {
 				break
 			}
-			if len(g.heap) > 0 {
-				top := g.heap[0]
+			if g.heap.Len() > 0 {
+				top := g.heap.Top()
 				if it.start > top.pkts[top.next].t {
 					break
 				}
@@ -154,10 +155,10 @@ func (g *generator) run(w *sinks) error {
 				return err
 			}
 		}
-		if len(g.heap) == 0 {
+		if g.heap.Len() == 0 {
 			return nil
 		}
-		f := g.heap[0]
+		f := g.heap.Top()
 		if err := w.packet(f, &f.pkts[f.next]); err != nil {
 			return err
 		}
@@ -169,11 +170,11 @@ func (g *generator) run(w *sinks) error {
 			g.flowsDone++
 			g.byClass[f.class]++
 			g.byScenario[f.scenario]++
-			g.heap.popTop()
+			g.heap.Pop()
 			f.pkts = nil
 			f.st = [2]stream{}
 		} else {
-			g.heap.down(0)
+			g.heap.Fix()
 		}
 	}
 }
@@ -205,7 +206,7 @@ func (g *generator) runEpisode(it *planItem) error {
 		f.uid = zeekUID(newRNG(g.cfg.Seed, hashName("uid"), uint64(f.idx)))
 		f.episode = e.idx
 		g.genPackets += int64(len(f.pkts))
-		g.heap.push(f)
+		g.heap.Push(f)
 	}
 	return nil
 }
@@ -222,59 +223,13 @@ func zeekUID(r *rng) string {
 	return string(b)
 }
 
-// flowHeap orders flows by their next packet's time, then creation order.
-type flowHeap []*flow
-
-func (h flowHeap) less(i, j int) bool {
-	a, b := h[i], h[j]
+// flowBefore orders flows by their next packet's time, then creation order.
+func flowBefore(a, b *flow) bool {
 	ta, tb := a.pkts[a.next].t, b.pkts[b.next].t
 	if ta != tb {
 		return ta < tb
 	}
 	return a.idx < b.idx
-}
-
-func (h *flowHeap) push(f *flow) {
-	*h = append(*h, f)
-	s := *h
-	i := len(s) - 1
-	for i > 0 {
-		p := (i - 1) / 2
-		if !s.less(i, p) {
-			break
-		}
-		s[i], s[p] = s[p], s[i]
-		i = p
-	}
-}
-
-func (h *flowHeap) popTop() {
-	s := *h
-	last := len(s) - 1
-	s[0] = s[last]
-	s[last] = nil
-	*h = s[:last]
-	if last > 0 {
-		h.down(0)
-	}
-}
-
-func (h flowHeap) down(i int) {
-	for {
-		l := 2*i + 1
-		if l >= len(h) {
-			return
-		}
-		m := l
-		if r := l + 1; r < len(h) && h.less(r, l) {
-			m = r
-		}
-		if !h.less(m, i) {
-			return
-		}
-		h[i], h[m] = h[m], h[i]
-		i = m
-	}
 }
 
 // episode is one run of a scenario: it owns an RNG and creates flows.

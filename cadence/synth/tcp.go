@@ -35,7 +35,7 @@ type tcpConn struct {
 	fin       [2]bool
 	lastT     [2]int64
 	now       int64
-	evq       evHeap
+	evq       minHeap[event]
 	evSeq     uint64
 	rtt       int64
 	rto       int64
@@ -100,53 +100,12 @@ type event struct {
 	s, n uint32
 }
 
-type evHeap []event
-
-func (h evHeap) less(i, j int) bool {
-	if h[i].t != h[j].t {
-		return h[i].t < h[j].t
+// eventBefore orders events by time, then by the order they were queued.
+func eventBefore(a, b event) bool {
+	if a.t != b.t {
+		return a.t < b.t
 	}
-	return h[i].seq < h[j].seq
-}
-
-func (h *evHeap) push(e event) {
-	*h = append(*h, e)
-	s := *h
-	i := len(s) - 1
-	for i > 0 {
-		p := (i - 1) / 2
-		if !s.less(i, p) {
-			break
-		}
-		s[i], s[p] = s[p], s[i]
-		i = p
-	}
-}
-
-func (h *evHeap) pop() event {
-	s := *h
-	top := s[0]
-	last := len(s) - 1
-	s[0] = s[last]
-	s = s[:last]
-	i := 0
-	for {
-		l := 2*i + 1
-		if l >= len(s) {
-			break
-		}
-		m := l
-		if r := l + 1; r < len(s) && s.less(r, l) {
-			m = r
-		}
-		if !s.less(m, i) {
-			break
-		}
-		s[i], s[m] = s[m], s[i]
-		i = m
-	}
-	*h = s
-	return top
+	return a.seq < b.seq
 }
 
 const (
@@ -167,7 +126,7 @@ type pathParams struct {
 // newTCP creates the connection's state for flow f (whose addresses, ports,
 // options and OS styles are already set).
 func newTCP(f *flow, r *rng, pp pathParams, osc, oss osKind) *tcpConn {
-	c := &tcpConn{f: f, r: r}
+	c := &tcpConn{f: f, r: r, evq: minHeap[event]{less: eventBefore}}
 	c.owd = [2]int64{pp.owdCli, pp.owdSrv}
 	c.nsPerByte = [2]float64{8000 / pp.mbpsUp, 8000 / pp.mbpsDown}
 	c.jit = [2]float64{float64(2 * us), float64(4 * us)}
@@ -256,13 +215,13 @@ func (c *tcpConn) ackAt(p int, t int64) uint32 {
 func (c *tcpConn) pushEv(e event) {
 	c.evSeq++
 	e.seq = c.evSeq
-	c.evq.push(e)
+	c.evq.Push(e)
 }
 
 // runUntil processes every scheduled event at or before t, in time order.
 func (c *tcpConn) runUntil(t int64) {
-	for len(c.evq) > 0 && c.evq[0].t <= t {
-		e := c.evq.pop()
+	for c.evq.Len() > 0 && c.evq.Top().t <= t {
+		e := c.evq.Pop()
 		if e.t > c.now {
 			c.now = e.t
 		}
@@ -518,8 +477,8 @@ func (c *tcpConn) send(d int, t int64, n int) int64 {
 // drain runs events until no retransmission is pending (a lost segment is
 // always recovered before the connection ends).
 func (c *tcpConn) drain() {
-	for (c.tx[0].retxPending || c.tx[1].retxPending) && len(c.evq) > 0 {
-		c.runUntil(c.evq[0].t)
+	for (c.tx[0].retxPending || c.tx[1].retxPending) && c.evq.Len() > 0 {
+		c.runUntil(c.evq.Top().t)
 	}
 }
 
@@ -562,7 +521,7 @@ func (c *tcpConn) close(d int, t int64, peerDelay int64) int64 {
 	c.f.add(pkt{t: fa, dir: uint8(d), flags: schemas.TCPAck, seq: c.nxt[d], ack: c.ackAt(d, fa)})
 	c.lastT[d] = fa
 	c.now = fa
-	c.evq = c.evq[:0]
+	c.evq.items = c.evq.items[:0]
 	return fa
 }
 
@@ -575,7 +534,7 @@ func (c *tcpConn) reset(d int, t int64) int64 {
 	c.f.add(pkt{t: t, dir: uint8(d), flags: schemas.TCPRst | schemas.TCPAck, seq: c.nxt[d], ack: c.ackAt(d, t)})
 	c.lastT[d] = t
 	c.now = t
-	c.evq = c.evq[:0]
+	c.evq.items = c.evq.items[:0]
 	return t
 }
 
@@ -584,5 +543,5 @@ func (c *tcpConn) reset(d int, t int64) int64 {
 func (c *tcpConn) abandon(t int64) {
 	c.drain()
 	c.runUntil(t)
-	c.evq = c.evq[:0]
+	c.evq.items = c.evq.items[:0]
 }
