@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -112,14 +113,9 @@ func newEngine(cfg engineConfig) (*engine, error) {
 // shardOf spreads flows over shards with a hash that is the same for both
 // directions of a flow.
 func shardOf(t *schemas.Tuple, n int) int {
-	var h uint64
-	for i := 0; i < 16; i += 8 {
-		a := uint64(t.SrcIP[i]) | uint64(t.SrcIP[i+1])<<8 | uint64(t.SrcIP[i+2])<<16 | uint64(t.SrcIP[i+3])<<24 |
-			uint64(t.SrcIP[i+4])<<32 | uint64(t.SrcIP[i+5])<<40 | uint64(t.SrcIP[i+6])<<48 | uint64(t.SrcIP[i+7])<<56
-		b := uint64(t.DstIP[i]) | uint64(t.DstIP[i+1])<<8 | uint64(t.DstIP[i+2])<<16 | uint64(t.DstIP[i+3])<<24 |
-			uint64(t.DstIP[i+4])<<32 | uint64(t.DstIP[i+5])<<40 | uint64(t.DstIP[i+6])<<48 | uint64(t.DstIP[i+7])<<56
-		h ^= a ^ b
-	}
+	// XOR is symmetric, so both directions land on the same shard.
+	h := binary.LittleEndian.Uint64(t.SrcIP[:8]) ^ binary.LittleEndian.Uint64(t.SrcIP[8:]) ^
+		binary.LittleEndian.Uint64(t.DstIP[:8]) ^ binary.LittleEndian.Uint64(t.DstIP[8:])
 	h ^= uint64(t.SrcPort ^ t.DstPort)
 	h ^= uint64(t.Proto) << 16
 	h *= 0x9e3779b97f4a7c15
