@@ -172,6 +172,11 @@ type RuleHit struct {
 	Severity string   `json:"severity"`
 	Message  string   `json:"message,omitempty"`
 	Tags     []string `json:"tags,omitempty"`
+	// Techniques are the ATT&CK technique ids the rule maps the flow to.
+	Techniques []string `json:"techniques,omitempty"`
+	// Count is how many alerts of this rule for the same source the
+	// suppression window folded into this one (0 or 1: just this one).
+	Count int `json:"count,omitempty"`
 }
 
 // CaptureInfo describes the packet evidence behind the cadence features.
