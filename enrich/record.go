@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/aegis-nsm/aegis/enrich/attack"
 	"strconv"
 	"time"
 
@@ -140,12 +141,8 @@ func Assemble(s FlowSummary, v Verdict, ids *schemas.IDSFlow, method JoinMethod)
 		}
 	}
 	if techs := Techniques(v.Class, s.Tuple, ids); len(techs) > 0 {
-		t := &schemas.Threat{Framework: "MITRE ATT&CK"}
-		for _, tc := range techs {
-			t.Technique.ID = append(t.Technique.ID, tc.ID)
-			t.Technique.Name = append(t.Technique.Name, tc.Name)
-		}
-		r.Threat = t
+		r.Threat = &schemas.Threat{Framework: "MITRE ATT&CK",
+			Technique: schemas.ThreatTechnique{ID: techs, Name: attack.Names(techs)}}
 	}
 	return r
 }

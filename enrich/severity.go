@@ -46,35 +46,31 @@ func BaseSeverity(c schemas.Class, confidence float64) Severity {
 	return s
 }
 
-// Technique is one ATT&CK technique id and name.
-type Technique struct{ ID, Name string }
-
-// ATT&CK techniques the detections map to (checked against MITRE's list by
-// a test).
-var (
-	techWebProtocols = Technique{"T1071.001", "Web Protocols"}
-	techUnixShell    = Technique{"T1059.004", "Unix Shell"}
-	techSSH          = Technique{"T1021.004", "SSH"}
-	techExfilC2      = Technique{"T1041", "Exfiltration Over C2 Channel"}
-	techSizeLimits   = Technique{"T1030", "Data Transfer Size Limits"}
+// ATT&CK technique ids the classes map to (names and tactics in the
+// attack table, which a test checks against MITRE's list).
+const (
+	techUnixShell  = "T1059.004"
+	techSSH        = "T1021.004"
+	techExfilC2    = "T1041"
+	techSizeLimits = "T1030"
 )
 
-// KnownTechniques lists every technique enrich can emit.
-var KnownTechniques = []Technique{techWebProtocols, techUnixShell, techSSH, techExfilC2, techSizeLimits}
+// ClassTechniques lists every technique id Techniques can return.
+var ClassTechniques = []string{techUnixShell, techSSH, techExfilC2, techSizeLimits}
 
 // Techniques maps a class (and, for shells, whether the session is SSH) to
-// ATT&CK techniques. LLM streams map to none: using a model is not an
+// ATT&CK technique ids. LLM streams map to none: using a model is not an
 // attack technique by itself; rules add context-specific techniques.
-func Techniques(c schemas.Class, t schemas.Tuple, ids *schemas.IDSFlow) []Technique {
+func Techniques(c schemas.Class, t schemas.Tuple, ids *schemas.IDSFlow) []string {
 	ssh := t.DstPort == 22 || (ids != nil && ids.Service == "ssh")
 	switch c {
 	case schemas.ClassAgentShell, schemas.ClassHandoff:
 		if ssh {
-			return []Technique{techUnixShell, techSSH}
+			return []string{techUnixShell, techSSH}
 		}
-		return []Technique{techUnixShell}
+		return []string{techUnixShell}
 	case schemas.ClassAgentExfil:
-		return []Technique{techExfilC2, techSizeLimits}
+		return []string{techExfilC2, techSizeLimits}
 	}
 	return nil
 }
