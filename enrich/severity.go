@@ -74,3 +74,14 @@ func Techniques(c schemas.Class, t schemas.Tuple, ids *schemas.IDSFlow) []string
 	}
 	return nil
 }
+
+// ParseSeverity returns the severity with the published name, and whether
+// name is one.
+func ParseSeverity(name string) (Severity, bool) {
+	for i, n := range severityNames {
+		if n == name {
+			return Severity(i), true
+		}
+	}
+	return SeverityNone, false
+}
