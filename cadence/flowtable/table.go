@@ -248,6 +248,19 @@ func (t *Table) add(p *schemas.Packet, kp *Key, senderIsA bool) {
 	}
 }
 
+// Advance moves the table's clock to now without a packet (a live capture
+// gone quiet: the caller derives now from the wall clock), ending the flows
+// whose idle timeouts or close delays have passed. A now behind the clock
+// is ignored.
+func (t *Table) Advance(now int64) {
+	if now <= t.now {
+		return
+	}
+	t.now = now
+	t.sweep()
+	t.nextSweep = t.now + int64(t.cfg.SweepEvery)
+}
+
 // closed states
 const (
 	closeFinOrig uint8 = 1 << iota

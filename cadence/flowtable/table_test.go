@@ -262,3 +262,26 @@ func BenchmarkAdd(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pkts/s")
 }
+
+func TestAdvanceEndsQuietFlows(t *testing.T) {
+	var ended []*Flow
+	tb, err := New(DefaultConfig(), func(f *Flow) { ended = append(ended, f) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := schemas.Packet{TS: 1e18, Tuple: schemas.Tuple{SrcIP: schemas.IPv4(10, 0, 0, 1), DstIP: schemas.IPv4(10, 0, 0, 2),
+		SrcPort: 5000, DstPort: 53, Proto: schemas.ProtoUDP}, IPLen: 60, WireLen: 74}
+	tb.Add(&p)
+	tb.Advance(1e18 + int64(30*time.Second))
+	if len(ended) != 0 {
+		t.Fatal("a flow ended before its idle timeout")
+	}
+	tb.Advance(1e18 - 1) // behind the clock: ignored
+	tb.Advance(1e18 + int64(61*time.Second))
+	if len(ended) != 1 || ended[0].Ended != EndIdle || tb.Len() != 0 {
+		t.Fatalf("ended %d flows, table holds %d; want the UDP flow ended idle", len(ended), tb.Len())
+	}
+	if tb.Now() != 1e18+int64(61*time.Second) {
+		t.Errorf("clock %d", tb.Now())
+	}
+}
