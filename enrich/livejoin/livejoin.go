@@ -125,6 +125,7 @@ type Joiner struct {
 
 	flows chan *flowtable.Flow
 	ids   chan Item
+	ctl   chan bool // true: drain, false: stop
 	clock atomic.Int64 // packet clock, ns
 	wake  chan struct{}
 
@@ -163,6 +164,7 @@ func New(cfg Config, backfill Backfiller, emit func(Result) error) (*Joiner, err
 	j := &Joiner{
 		cfg: cfg, backfill: backfill, emit: emit,
 		flows: make(chan *flowtable.Flow, 256), ids: make(chan Item, 256), wake: make(chan struct{}, 1),
+		ctl:   make(chan bool),
 		kept: map[flowtable.Key][]*flowtable.Flow{}, now: time.Now,
 	}
 	j.shared.Store(&Stats{})
@@ -209,8 +211,8 @@ func (j *Joiner) Clock(ns int64) {
 // Stats returns the counters as of the last event Run handled.
 func (j *Joiner) Stats() Stats { return *j.shared.Load() }
 
-// Run joins until Drain (then it returns nil once every record is out),
-// until ctx ends (ctx's error), or until emit fails (that error).
+// Run joins until Drain or Stop (then it returns nil), until ctx ends
+// (ctx's error), or until emit fails (that error).
 func (j *Joiner) Run(ctx context.Context) error {
 	tick := time.NewTicker(25 * time.Millisecond)
 	defer tick.Stop()
@@ -222,10 +224,14 @@ func (j *Joiner) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case f := <-j.flows:
-			if f == nil {
+		case drain := <-j.ctl:
+			if drain {
 				return j.drain(ctx)
 			}
+			err := j.advance(ctx)
+			j.publishStats()
+			return err
+		case f := <-j.flows:
 			j.takeFlow(f)
 		case it := <-ids:
 			j.takeIDS(ctx, it)
@@ -239,16 +245,32 @@ func (j *Joiner) Run(ctx context.Context) error {
 	}
 }
 
-// Drain asks Run to finish: every waiting record is resolved at once
-// (backfilled or missed, without waiting further) and Run returns nil.
-// Call it after the last AddFlow and AddIDS.
-func (j *Joiner) Drain(ctx context.Context) error {
-	return j.AddFlow(ctx, nil)
+// Drain asks Run to finish at the end of finite inputs: every waiting
+// record is resolved at once (backfilled or missed, without waiting
+// further), all are emitted, and Run returns nil. Call it after the last
+// AddFlow and AddIDS have returned.
+func (j *Joiner) Drain(ctx context.Context) error { return j.control(ctx, true) }
+
+// Stop asks Run to return at shutdown: the resolved records at the head of
+// the queue are emitted; records still waiting are not (their Done is not
+// called: their lines are read again after a restart).
+func (j *Joiner) Stop(ctx context.Context) error { return j.control(ctx, false) }
+
+func (j *Joiner) control(ctx context.Context, drain bool) error {
+	select {
+	case j.ctl <- drain:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func (j *Joiner) drain(ctx context.Context) error {
 	for {
 		select {
+		case f := <-j.flows:
+			j.takeFlow(f)
+			continue
 		case it := <-j.ids:
 			j.takeIDS(ctx, it)
 			continue

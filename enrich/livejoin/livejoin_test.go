@@ -225,6 +225,23 @@ func TestPendingBoundBlocksFeeding(t *testing.T) {
 	}
 }
 
+func TestStopLeavesWaitingRecords(t *testing.T) {
+	j, c, ctx, _ := start(t, DefaultConfig(), nil)
+	j.AddFlow(ctx, flow(1, 0, 8))
+	time.Sleep(10 * time.Millisecond)
+	j.AddIDS(ctx, Item{IDS: idsRec(1, 0, 8)})
+	var doneCalls int
+	j.AddIDS(ctx, Item{IDS: idsRec(2, 0, 8), Done: func(error) { doneCalls++ }}) // its flow never comes
+	waitFor(t, c, 1)
+	if err := j.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond)
+	if got := c.results(); len(got) != 1 || doneCalls != 0 {
+		t.Errorf("after Stop: %v, Done calls %d; the waiting record must be left for the restart", got, doneCalls)
+	}
+}
+
 func TestConfigValidate(t *testing.T) {
 	for _, c := range []Config{
 		{JoinDelay: -1, MaxWallWait: 1, Grace: 1, MaxPending: 1, MemoryBudget: 1 << 20},
