@@ -108,17 +108,20 @@ type ThreatTechnique struct {
 
 // AegisSection holds what Aegis adds: identity, verdict and evidence.
 type AegisSection struct {
-	SchemaVersion string     `json:"schema_version"`
-	FlowKey       string     `json:"flow_key"` // canonical bidirectional key, e.g. "tcp 10.0.0.1:443 10.0.0.2:51000"
-	IDS           *IDSInfo   `json:"ids,omitempty"`
-	Class         Class      `json:"class"`
-	Confidence    float64    `json:"confidence"` // 0..1
-	Reasons       []string   `json:"reasons"`
-	Handoff       *Handoff   `json:"handoff,omitempty"`
-	Route         RouteMatch `json:"route"`
-	Cadence       Cadence    `json:"cadence"`
-	Rules         []RuleHit  `json:"rules,omitempty"`
-	Severity      string     `json:"severity"` // "none", "low", "medium", "high", "critical"
+	SchemaVersion string   `json:"schema_version"`
+	FlowKey       string   `json:"flow_key"` // canonical bidirectional key, e.g. "tcp 10.0.0.1:443 10.0.0.2:51000"
+	IDS           *IDSInfo `json:"ids,omitempty"`
+	Class         Class    `json:"class"`
+	Confidence    float64  `json:"confidence"` // 0..1
+	// Severity and Rules come before the long cadence block so that
+	// consumers that extract only a record's first kilobytes (Splunk's
+	// spath extraction_cutoff) still see them.
+	Severity string     `json:"severity"` // "none", "low", "medium", "high", "critical"
+	Rules    []RuleHit  `json:"rules,omitempty"`
+	Reasons  []string   `json:"reasons"`
+	Handoff  *Handoff   `json:"handoff,omitempty"`
+	Route    RouteMatch `json:"route"`
+	Cadence  Cadence    `json:"cadence"`
 	// Capture notes what the flow table saw (packets lost to eviction,
 	// retransmissions skipped, truncated timing detail).
 	Capture CaptureInfo `json:"capture"`
