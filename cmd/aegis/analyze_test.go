@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/aegis-nsm/aegis/cadence/synth"
@@ -37,6 +39,14 @@ func labelled(t *testing.T) string {
 }
 
 func TestMain(m *testing.M) {
+	// The test binary doubles as the aegis command for tests that need a
+	// real process to kill (see startChildRun).
+	if args := os.Getenv("AEGIS_TEST_RUN_ARGS"); args != "" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		code := run(ctx, strings.Split(args, "\x1f"), os.Stdout, os.Stderr)
+		stop()
+		os.Exit(code)
+	}
 	code := m.Run()
 	if synthDir != "" {
 		os.RemoveAll(synthDir)

@@ -239,18 +239,7 @@ func (s *shard) finish(f *flowtable.Flow) {
 	if !s.e.cfg.All && !res.Class.IsDetection() {
 		return
 	}
-	sum := enrich.FlowSummary{
-		Tuple: f.OrigTuple, First: f.First, Last: f.Last,
-		OrigPackets: f.Orig.Packets, RespPackets: f.Resp.Packets,
-		OrigIPBytes: f.Orig.IPBytes, RespIPBytes: f.Resp.IPBytes,
-		CommunityID: cid,
-		Capture: schemas.CaptureInfo{
-			Packets:       f.Orig.Packets + f.Resp.Packets,
-			Retransmits:   f.Orig.Retransmits + f.Resp.Retransmits,
-			DetailTrimmed: f.Orig.PayloadPackets > int64(len(f.Orig.Times)) || f.Resp.PayloadPackets > int64(len(f.Resp.Times)),
-			Evicted:       f.Evicted,
-		},
-	}
+	sum := flowSummary(f, cid)
 	v := enrich.Verdict{Cadence: res.Features, Class: res.Class, Confidence: res.Confidence,
 		Reasons: res.Reasons, Handoff: res.Handoff, Route: res.Route}
 	rec := enrich.Assemble(sum, v, ids, method)

@@ -34,6 +34,9 @@ const usage = `aegis: is that an AI agent on my network?
 
 Usage:
   aegis analyze --pcap FILE... [--zeek LOG...] [--eve FILE...] [flags]
+  aegis run --config aegis.yaml [--log-format json|text]
+  aegis check-config aegis.yaml
+  aegis rules check|test|list DIR
   aegis eval [--seed N] [--scale N]
   aegis synth --out DIR [--seed N] [--packets N]
   aegis version
@@ -43,6 +46,13 @@ Commands:
             from them), measure each flow's packet cadence and print one JSON
             record per detection (llm_stream, agent_shell, handoff,
             agent_exfil), or per flow with --all
+  run       the sidecar: follow the sensor's logs and its capture ring (or an
+            AF_PACKET tap), join, analyse, apply rules and publish alerts
+            to Kafka, files, stdout and webhooks (SIGHUP reloads rules and
+            profiles; SIGTERM drains and checkpoints)
+  check-config
+            validate aegis.yaml (and the rules it names) without starting
+  rules     check rule files, run their test cases, list the loaded rules
   eval      generate labelled traffic and print per-class precision and
             recall, the confusion matrix and route accuracy
   synth     write labelled synthetic traffic (pcap, Zeek conn.log and
@@ -68,6 +78,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "analyze":
 		return runAnalyze(ctx, args[1:], stdout, stderr)
+	case "run":
+		return runRun(ctx, args[1:], stdout, stderr)
+	case "check-config":
+		return runCheckConfig(args[1:], stdout, stderr)
+	case "rules":
+		return runRules(args[1:], stdout, stderr)
 	case "eval":
 		return runEval(ctx, args[1:], stdout, stderr)
 	case "synth":

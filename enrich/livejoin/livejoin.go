@@ -108,6 +108,10 @@ type Backfiller interface {
 type Stats struct {
 	Hits, Waits, Backfills, Misses int64
 	BackfillErrors                 int64
+	// Partial counts live flows that began after their IDS record did
+	// (Aegis started, or the capture began, in the middle of the
+	// connection); they are backfilled from stored captures when possible.
+	Partial int64
 	Flows                          int64 // finished flows taken in
 	Expired                        int64 // kept flows no IDS record took within Grace
 	Evicted                        int64 // kept flows dropped by the memory budget
@@ -123,11 +127,13 @@ type Joiner struct {
 	backfill Backfiller
 	emit     func(Result) error
 
-	flows chan *flowtable.Flow
-	ids   chan Item
-	ctl   chan bool // true: drain, false: stop
-	clock atomic.Int64 // packet clock, ns
-	wake  chan struct{}
+	// flows carries finished flows and packet-clock moves in one queue,
+	// so that a clock move never overtakes a flow sent before it.
+	flows   chan flowOrClock
+	ids     chan Item
+	ctl     chan bool    // true: drain, false: stop
+	clock   atomic.Int64 // packet clock, ns (written by Run only)
+	stopped chan struct{}
 
 	// Owned by Run.
 	kept    map[flowtable.Key][]*flowtable.Flow
@@ -137,6 +143,12 @@ type Joiner struct {
 	stats   Stats
 	shared  atomic.Pointer[Stats]
 	now     func() time.Time
+}
+
+// flowOrClock is a finished flow, or (f nil) a packet-clock move.
+type flowOrClock struct {
+	f     *flowtable.Flow
+	clock int64
 }
 
 type keptFlow struct {
@@ -163,8 +175,8 @@ func New(cfg Config, backfill Backfiller, emit func(Result) error) (*Joiner, err
 	}
 	j := &Joiner{
 		cfg: cfg, backfill: backfill, emit: emit,
-		flows: make(chan *flowtable.Flow, 256), ids: make(chan Item, 256), wake: make(chan struct{}, 1),
-		ctl:   make(chan bool),
+		flows: make(chan flowOrClock, 256), ids: make(chan Item, 256),
+		ctl: make(chan bool), stopped: make(chan struct{}),
 		kept: map[flowtable.Key][]*flowtable.Flow{}, now: time.Now,
 	}
 	j.shared.Store(&Stats{})
@@ -176,10 +188,12 @@ func New(cfg Config, backfill Backfiller, emit func(Result) error) (*Joiner, err
 // ends first.
 func (j *Joiner) AddFlow(ctx context.Context, f *flowtable.Flow) error {
 	select {
-	case j.flows <- f:
+	case j.flows <- flowOrClock{f: f}:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-j.stopped:
+		return nil
 	}
 }
 
@@ -194,17 +208,13 @@ func (j *Joiner) AddIDS(ctx context.Context, it Item) error {
 	}
 }
 
-// Clock advances the packet clock to ns (it never goes back).
+// Clock advances the packet clock to ns (it never goes back). It is
+// queued behind the flows added before it: a record never gives up on a
+// flow that is already on its way. It blocks while the joiner is behind.
 func (j *Joiner) Clock(ns int64) {
-	for {
-		old := j.clock.Load()
-		if ns <= old || j.clock.CompareAndSwap(old, ns) {
-			break
-		}
-	}
 	select {
-	case j.wake <- struct{}{}:
-	default:
+	case j.flows <- flowOrClock{clock: ns}:
+	case <-j.stopped:
 	}
 }
 
@@ -214,6 +224,7 @@ func (j *Joiner) Stats() Stats { return *j.shared.Load() }
 // Run joins until Drain or Stop (then it returns nil), until ctx ends
 // (ctx's error), or until emit fails (that error).
 func (j *Joiner) Run(ctx context.Context) error {
+	defer close(j.stopped)
 	tick := time.NewTicker(25 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -231,11 +242,10 @@ func (j *Joiner) Run(ctx context.Context) error {
 			err := j.advance(ctx)
 			j.publishStats()
 			return err
-		case f := <-j.flows:
-			j.takeFlow(f)
+		case fc := <-j.flows:
+			j.takeFlowOrClock(fc)
 		case it := <-ids:
 			j.takeIDS(ctx, it)
-		case <-j.wake:
 		case <-tick.C:
 		}
 		if err := j.advance(ctx); err != nil {
@@ -268,8 +278,8 @@ func (j *Joiner) control(ctx context.Context, drain bool) error {
 func (j *Joiner) drain(ctx context.Context) error {
 	for {
 		select {
-		case f := <-j.flows:
-			j.takeFlow(f)
+		case fc := <-j.flows:
+			j.takeFlowOrClock(fc)
 			continue
 		case it := <-j.ids:
 			j.takeIDS(ctx, it)
@@ -294,6 +304,14 @@ func (j *Joiner) publishStats() {
 	j.shared.Store(&s)
 }
 
+func (j *Joiner) takeFlowOrClock(fc flowOrClock) {
+	if fc.f != nil {
+		j.takeFlow(fc.f)
+	} else if fc.clock > j.clock.Load() {
+		j.clock.Store(fc.clock)
+	}
+}
+
 // takeFlow keeps f for its IDS record, unless a waiting record takes it.
 func (j *Joiner) takeFlow(f *flowtable.Flow) {
 	j.stats.Flows++
@@ -301,6 +319,7 @@ func (j *Joiner) takeFlow(f *flowtable.Flow) {
 		if !p.resolved && p.flow == nil && matches(p.IDS, f, int64(j.cfg.Slack)) {
 			p.flow, p.outcome, p.resolved = f, Waited, true
 			j.stats.Waits++
+			j.completeOrBackfill(p)
 			return
 		}
 	}
@@ -324,6 +343,7 @@ func (j *Joiner) takeIDS(ctx context.Context, it Item) {
 	if f := j.take(it.IDS); f != nil {
 		p.flow, p.outcome, p.resolved = f, Hit, true
 		j.stats.Hits++
+		j.completeOrBackfill(p)
 		return
 	}
 	// Timing for a record older than the grace period was dropped (or
@@ -335,10 +355,7 @@ func (j *Joiner) takeIDS(ctx context.Context, it Item) {
 
 // take removes and returns the kept flow that best matches ids.
 func (j *Joiner) take(ids *schemas.IDSFlow) *flowtable.Flow {
-	key, ok := flowtable.CanonicalKey(enrich.IDSTuple(ids))
-	if !ok {
-		return nil
-	}
+	key := idsKey(ids)
 	cands := j.kept[key]
 	best, bestOv := -1, int64(-1)
 	for i, f := range cands {
@@ -364,6 +381,27 @@ func (j *Joiner) take(ids *schemas.IDSFlow) *flowtable.Flow {
 		}
 	}
 	return f
+}
+
+// completeOrBackfill replaces a live flow that began well after its IDS
+// record (its first packets were never seen live) with the whole flow from
+// the stored captures, when they have it; otherwise the partial flow stays.
+func (j *Joiner) completeOrBackfill(p *pendingItem) {
+	if p.flow.First-p.IDS.Start <= int64(j.cfg.Slack) {
+		return
+	}
+	j.stats.Partial++
+	if j.backfill == nil {
+		return
+	}
+	f, err := j.backfill.Backfill(context.Background(), p.IDS)
+	switch {
+	case err != nil:
+		j.stats.BackfillErrors++
+	case f != nil && f.First < p.flow.First:
+		p.flow, p.outcome = f, Backfilled
+		j.stats.Backfills++
+	}
 }
 
 // giveUp resolves p without live timing: backfill, else miss.
@@ -449,8 +487,13 @@ func (j *Joiner) dropOldest(counter *int64) {
 // matches reports whether f's packets are ids's connection: same 5-tuple
 // and overlapping time (with slack).
 func matches(ids *schemas.IDSFlow, f *flowtable.Flow, slack int64) bool {
-	key, ok := flowtable.CanonicalKey(enrich.IDSTuple(ids))
-	return ok && key == f.Key && overlap(ids, f, slack) >= 0
+	return idsKey(ids) == f.Key && overlap(ids, f, slack) >= 0
+}
+
+// idsKey is the flow-table key of an IDS record's connection.
+func idsKey(ids *schemas.IDSFlow) flowtable.Key {
+	key, _ := flowtable.CanonicalKey(enrich.IDSTuple(ids)) // the bool is the direction, not an error
+	return key
 }
 
 // overlap is the length of the overlap of the IDS record's time range

@@ -242,6 +242,28 @@ func TestStopLeavesWaitingRecords(t *testing.T) {
 	}
 }
 
+// TestPartialFlowIsBackfilled: a live flow that began after its IDS record
+// (the capture started mid-connection) is replaced by the whole flow from
+// the stored captures.
+func TestPartialFlowIsBackfilled(t *testing.T) {
+	bf := fakeBackfill{have: map[string]*flowtable.Flow{"C8-0": flow(8, 0, 60)}}
+	j, c, ctx, finish := start(t, DefaultConfig(), bf)
+	j.AddFlow(ctx, flow(8, 40, 60)) // seen live from second 40 only
+	time.Sleep(10 * time.Millisecond)
+	j.AddIDS(ctx, Item{IDS: idsRec(8, 0, 60)})
+	if err := finish(); err != nil {
+		t.Fatal(err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.got) != 1 || c.got[0].Outcome != Backfilled || c.got[0].Flow.First != base {
+		t.Errorf("got %+v, want the whole flow, backfilled", c.got)
+	}
+	if s := j.Stats(); s.Partial != 1 {
+		t.Errorf("partial = %d", s.Partial)
+	}
+}
+
 func TestConfigValidate(t *testing.T) {
 	for _, c := range []Config{
 		{JoinDelay: -1, MaxWallWait: 1, Grace: 1, MaxPending: 1, MemoryBudget: 1 << 20},

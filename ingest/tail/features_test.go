@@ -284,3 +284,22 @@ func runAsNobody(t *testing.T, name string) {
 	}
 	t.Logf("passed as nobody:\n%s", out)
 }
+
+// TestPositionsDirectoryIsCreated: the state directory of a first start
+// does not exist yet; New makes it and the checkpoint lands there.
+func TestPositionsDirectoryIsCreated(t *testing.T) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "a.log")
+	os.WriteFile(log, []byte("one\n"), 0o644)
+	pos := filepath.Join(dir, "state", "sub", "positions.json")
+	f, err := New(Config{Paths: []string{log}, PositionsFile: pos}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Dir(pos)); err != nil {
+		t.Errorf("state directory not made: %v", err)
+	}
+}

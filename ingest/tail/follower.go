@@ -3,7 +3,10 @@ package tail
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -66,6 +69,14 @@ func New(cfg Config, log *slog.Logger) (*Follower, error) {
 		started: make(chan struct{}),
 	}
 	f.rep.log = f.log
+	if cfg.PositionsFile != "" {
+		// The state directory may be new (first start): make it, so the
+		// first checkpoint does not fail. A directory that cannot be made
+		// is a start-up error naming it.
+		if err := os.MkdirAll(filepath.Dir(cfg.PositionsFile), 0o750); err != nil {
+			return nil, fmt.Errorf("tail: positions file directory: %w", err)
+		}
+	}
 	if cfg.Start == StartSaved {
 		saved, err := loadPositions(cfg.PositionsFile)
 		if err != nil {

@@ -1,0 +1,230 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/aegis-nsm/aegis/cadence"
+	"github.com/aegis-nsm/aegis/enrich/alert"
+	"github.com/aegis-nsm/aegis/ingest/idsfollow"
+)
+
+// runOptions are the flags of 'aegis run' and 'aegis check-config'.
+type runOptions struct {
+	config    string
+	logFormat string
+	logLevel  string
+}
+
+func parseRunFlags(name string, args []string, stderr io.Writer) (*runOptions, error) {
+	o := &runOptions{}
+	fs := flag.NewFlagSet("aegis "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.config, "config", "", "aegis.yaml `file` (see deploy/aegis.yaml)")
+	fs.StringVar(&o.logFormat, "log-format", "json", "log format: json or text")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if o.config == "" && fs.NArg() == 1 {
+		o.config = fs.Arg(0)
+	}
+	if o.config == "" {
+		fs.Usage()
+		return nil, errors.New("no configuration: use --config FILE")
+	}
+	return o, nil
+}
+
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: %v", level, err)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: use json or text", format)
+}
+
+// runCheckConfig is 'aegis check-config FILE': the validation 'aegis run'
+// does at start, without starting (systemd's ExecStartPre).
+func runCheckConfig(args []string, stdout, stderr io.Writer) int {
+	o, err := parseRunFlags("check-config", args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "aegis check-config: %v\n", err)
+		return exitUsage
+	}
+	cfg, err := loadRunConfig(o.config)
+	if err == nil {
+		_, err = loadRules(cfg)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "aegis check-config: %v\n", err)
+		return exitUsage
+	}
+	fmt.Fprintf(stdout, "%s: OK\n", o.config)
+	return exitOK
+}
+
+// runRun is 'aegis run --config FILE'.
+func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	o, err := parseRunFlags("run", args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "aegis run: %v\n", err)
+		return exitUsage
+	}
+	log, err := newLogger(stderr, o.logFormat, o.logLevel)
+	if err != nil {
+		fmt.Fprintf(stderr, "aegis run: %v\n", err)
+		return exitUsage
+	}
+	cfg, err := loadRunConfig(o.config)
+	if err != nil {
+		log.Error("configuration", "err", err)
+		return exitUsage
+	}
+	d, err := startDaemon(ctx, cfg, log, stdout)
+	if err != nil {
+		log.Error("start-up", "err", err)
+		return exitUsage
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for range hup {
+			d.reload(o.config)
+		}
+	}()
+	err = d.wait()
+	if err != nil {
+		log.Error("run", "err", err)
+		return exitFailure
+	}
+	log.Info("stopped")
+	return exitOK
+}
+
+// daemon is a started 'aegis run'.
+type daemon struct {
+	cfg     *runConfig
+	log     *slog.Logger
+	live    *live
+	follow  *idsfollow.Follower
+	rules   *ruleStage
+	closers []func() error
+	done    chan error
+}
+
+// startDaemon builds every stage from cfg and starts them. Permanent
+// problems (a sink that cannot work, a capture that cannot open) fail here,
+// with a message that says what to fix.
+func startDaemon(ctx context.Context, cfg *runConfig, log *slog.Logger, stdout io.Writer) (*daemon, error) {
+	d := &daemon{cfg: cfg, log: log, done: make(chan error, 1)}
+	ok := false
+	defer func() {
+		if !ok {
+			d.close()
+		}
+	}()
+	profiles, err := cadence.LoadProfiles(cfg.Profiles)
+	if err != nil {
+		return nil, fmt.Errorf("profiles: %w", err)
+	}
+	analyzer, err := cadence.NewAnalyzer(cfg.Cadence, profiles)
+	if err != nil {
+		return nil, err
+	}
+	if d.rules, err = loadRules(cfg); err != nil {
+		return nil, err
+	}
+	sinks, closeSinks, err := buildSinks(ctx, cfg, log, stdout)
+	if err != nil {
+		return nil, err
+	}
+	d.closers = append(d.closers, closeSinks)
+	alerts, err := alert.New(cfg.Alerts, sinks, log)
+	if err != nil {
+		return nil, err
+	}
+	if d.follow, err = idsfollow.New(cfg.Logs, log); err != nil {
+		return nil, err
+	}
+	packets, backfill, closePackets, err := buildPackets(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	d.closers = append(d.closers, closePackets)
+	if d.live, err = newLive(cfg, log, d.follow, packets, d.rules, alerts, analyzer, backfill); err != nil {
+		return nil, err
+	}
+	log.Info("started", "sensor", cfg.Sensor, "packets", cfg.Packets.Source, "sinks", len(sinks),
+		"zeek", cfg.Logs.Zeek, "eve", cfg.Logs.EVE)
+	go func() { d.done <- d.live.run(ctx) }()
+	ok = true
+	return d, nil
+}
+
+// wait blocks until the pipeline stopped, then closes the follower (the
+// last checkpoint: only acknowledged lines) and the sinks.
+func (d *daemon) wait() error {
+	err := <-d.done
+	if cerr := d.follow.Close(); cerr != nil {
+		err = errors.Join(err, fmt.Errorf("logs: writing the last checkpoint: %w", cerr))
+	}
+	return errors.Join(err, d.close())
+}
+
+func (d *daemon) close() error {
+	var err error
+	for i := len(d.closers) - 1; i >= 0; i-- {
+		err = errors.Join(err, d.closers[i]())
+	}
+	d.closers = nil
+	return err
+}
+
+// reload re-reads the rules and profiles of the configuration at path
+// (SIGHUP). A file that does not load keeps the old set; the log says why.
+// Nothing in flight is dropped: the new sets apply to the next record.
+func (d *daemon) reload(path string) {
+	cfg, err := loadRunConfig(path)
+	if err != nil {
+		d.log.Error("reload: configuration does not load; keeping the running rules and profiles", "err", err)
+		return
+	}
+	profiles, err := cadence.LoadProfiles(cfg.Profiles)
+	if err != nil {
+		d.log.Error("reload: profiles do not load; keeping the running ones", "err", err)
+		return
+	}
+	analyzer, err := cadence.NewAnalyzer(d.cfg.Cadence, profiles)
+	if err != nil {
+		d.log.Error("reload: analyzer", "err", err)
+		return
+	}
+	if err := d.rules.reload(cfg); err != nil {
+		d.log.Error("reload: rules do not load; keeping the running set", "err", err)
+		return
+	}
+	d.live.analyzer.Store(analyzer)
+	d.log.Info("reloaded rules and profiles", "config", path)
+}
