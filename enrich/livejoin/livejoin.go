@@ -112,12 +112,12 @@ type Stats struct {
 	// (Aegis started, or the capture began, in the middle of the
 	// connection); they are backfilled from stored captures when possible.
 	Partial int64
-	Flows                          int64 // finished flows taken in
-	Expired                        int64 // kept flows no IDS record took within Grace
-	Evicted                        int64 // kept flows dropped by the memory budget
-	Kept                           int64 // flows held now
-	Memory                         int64 // bytes held now
-	Pending                        int64 // IDS records waiting now
+	Flows   int64 // finished flows taken in
+	Expired int64 // kept flows no IDS record took within Grace
+	Evicted int64 // kept flows dropped by the memory budget
+	Kept    int64 // flows held now
+	Memory  int64 // bytes held now
+	Pending int64 // IDS records waiting now
 }
 
 // Joiner joins IDS records with finished flows. Create with New, feed with

@@ -10,7 +10,7 @@ func TestCacheStreamingJoin(t *testing.T) {
 	c := NewCache[string](2)
 	c.Put("C1", &Fields{SNI: "api.openai.com", JA3: "abc"})
 	c.Put("C1", &Fields{SNI: "ignored.example", TLSVersion: "TLSv13"}) // first value wins
-	c.Put("", &Fields{SNI: "no-key.example"})                            // zero key joins nothing
+	c.Put("", &Fields{SNI: "no-key.example"})                          // zero key joins nothing
 	snapshot := schemas.IDSFlow{UID: "C1", Interim: true}
 	if !c.Apply(&snapshot, "C1", false) || snapshot.SNI != "api.openai.com" {
 		t.Fatalf("interim record got %+v", snapshot)
