@@ -38,7 +38,9 @@ func TestRunLatency(t *testing.T) {
 	conn := filepath.Join(dir, "logs", "conn.log")
 	os.WriteFile(conn, []byte(strings.Join(s.conn.header, "\n")+"\n"), 0o644)
 	out := filepath.Join(dir, "out", "records.jsonl")
-	d := startRun(t, writeConfig(t, dir, runConfigYAML(dir, "oldest")))
+	// The follower's default poll interval, as deployed.
+	yaml := strings.Replace(runConfigYAML(dir, "oldest"), "poll_interval: 10ms\n    checkpoint_every", "poll_interval: 50ms\n    checkpoint_every", 1)
+	d := startRun(t, writeConfig(t, dir, yaml))
 	time.Sleep(2 * time.Second) // the ring is read and every flow is waiting
 	var lat []time.Duration
 	for i, r := range s.conn.recs {
