@@ -30,10 +30,10 @@ func TestBuiltinRuleCases(t *testing.T) {
 }
 
 // TestBuiltinCoverage: every built-in rule has a case that fires and one
-// that stays quiet, is documented in BUILTIN.md, and maps to techniques.
+// that stays quiet, is documented in the README, and maps to techniques.
 func TestBuiltinCoverage(t *testing.T) {
 	set := mustLoad(t, testConfig("", nil))
-	doc, err := os.ReadFile("BUILTIN.md")
+	doc, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +51,7 @@ func TestBuiltinCoverage(t *testing.T) {
 			t.Errorf("%s: needs test cases that fire and that stay quiet (hit %v, miss %v)", r.id, hit, miss)
 		}
 		if !strings.Contains(string(doc), "`"+r.id+"`") {
-			t.Errorf("%s is not documented in BUILTIN.md", r.id)
+			t.Errorf("%s is not documented in the README", r.id)
 		}
 		if len(r.techs) == 0 || r.desc == "" {
 			t.Errorf("%s: needs techniques and a description", r.id)

@@ -5,7 +5,7 @@
 // # Rule files
 //
 // Load reads the built-in rules (embedded from builtin/, documented in
-// BUILTIN.md) and every *.yaml and *.yml file of Config.Dir. A file is
+// the README) and every *.yaml and *.yml file of Config.Dir. A file is
 //
 //	version: 1
 //	rules:

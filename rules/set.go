@@ -14,7 +14,7 @@ import (
 	"time"
 )
 
-// builtinFS holds the built-in rules (documented in BUILTIN.md).
+// builtinFS holds the built-in rules (documented in the README).
 //
 //go:embed builtin/*.yaml
 var builtinFS embed.FS
