@@ -84,6 +84,9 @@ type liveShard struct {
 	in    chan shardWork
 	free  chan []schemas.Packet
 	now   atomic.Int64 // the table's clock after the last work item
+	// stats is the table's counters after the last work item, for
+	// metrics (the table itself belongs to the shard's goroutine).
+	stats atomic.Pointer[flowtable.Stats]
 }
 
 // shardWork is a batch of packets (maybe none), then a clock advance to
@@ -300,6 +303,8 @@ func (s *liveShard) loop(ctx context.Context) {
 		}
 		s.table.Advance(w.clock)
 		s.now.Store(s.table.Now())
+		st := s.table.Stats()
+		s.stats.Store(&st)
 		s.l.shardClock()
 	}
 	// Flows still open at shutdown are not analysed: their IDS records

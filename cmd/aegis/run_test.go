@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -229,6 +231,8 @@ outputs:
       path: %[1]s/out/records.jsonl
       fsync_interval: 5ms
 quiet_advance: 1h
+metrics:
+  listen: 127.0.0.1:0
 `, dir, pcapStart)
 }
 
@@ -401,10 +405,76 @@ func TestRunFollowsRollingPcap(t *testing.T) {
 	s.writeAll(t, 30*time.Millisecond)
 	want := expectedRecords(t, dir)
 	got := waitRecords(t, filepath.Join(dir, "out", "records.jsonl"), len(want), d)
-	time.Sleep(100 * time.Millisecond) // nothing more comes
+	time.Sleep(300 * time.Millisecond) // nothing more comes; acks and checkpoints settle
+	m := scrapeMetrics(t, d)
 	d.stop(t)
 	got = readRecords(t, filepath.Join(dir, "out", "records.jsonl"))
 	checkAgainst(t, got, want)
+
+	// The metrics say what happened.
+	var lines int
+	for _, l := range []string{"conn.log", "ssl.log"} {
+		b, _ := os.ReadFile(filepath.Join(dir, "logs", l))
+		lines += bytes.Count(b, []byte("\n"))
+	}
+	classes := map[string]int{}
+	for _, r := range got {
+		classes[string(r.Aegis.Class)]++
+	}
+	checks := map[string]float64{
+		`aegis_ids_records_total`:                                float64(len(s.conn.recs)),
+		`aegis_log_lines_total{log="zeek"}`:                      float64(lines),
+		`aegis_log_lines_acked_total`:                            float64(lines),
+		`aegis_sink_records_total{outcome="acked",sink="jsonl"}`: float64(len(got)),
+		`aegis_alerts_total{outcome="published"}`:                float64(len(got)),
+		`aegis_detections_total{class="llm_stream"}`:             float64(classes["llm_stream"]),
+		`aegis_detections_total{class="agent_shell"}`:            float64(classes["agent_shell"]),
+		`aegis_join_total{outcome="miss"}`:                       0,
+		`aegis_ready`:                                            1,
+	}
+	for k, want := range checks {
+		if got, ok := m[k]; !ok || got != want {
+			t.Errorf("metric %s = %v (present %v), want %v", k, got, ok, want)
+		}
+	}
+}
+
+// scrapeMetrics reads the run's /metrics (its address is in the start-up
+// log line) into name{labels} -> value, and checks /healthz and /readyz.
+func scrapeMetrics(t *testing.T, d *daemonRun) map[string]float64 {
+	t.Helper()
+	mm := regexp.MustCompile(`metrics=(\S+)`).FindStringSubmatch(d.stderr.String())
+	if mm == nil {
+		t.Fatalf("no metrics address in the log:\n%s", d.stderr.String())
+	}
+	for _, path := range []string{"/healthz", "/readyz"} {
+		resp, err := http.Get("http://" + mm[1] + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("%s: %s", path, resp.Status)
+		}
+	}
+	resp, err := http.Get("http://" + mm[1] + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "#") || line == "" {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		var v float64
+		fmt.Sscanf(line[i+1:], "%g", &v)
+		out[line[:i]] = v
+	}
+	return out
 }
 
 // TestRunReplayIsByteIdentical: the same inputs, replayed twice from

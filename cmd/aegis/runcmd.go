@@ -5,10 +5,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/aegis-nsm/aegis/enrich/sink"
+	"github.com/aegis-nsm/aegis/ingest/afpacket"
+	"github.com/aegis-nsm/aegis/ingest/pcapdir"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/aegis-nsm/aegis/cadence"
@@ -130,8 +134,15 @@ type daemon struct {
 	live    *live
 	follow  *idsfollow.Follower
 	rules   *ruleStage
+	sinks   map[string]sink.Sink
+	pcap    *pcapdir.Source  // nil unless packets.source is pcapdir
+	afp     *afpacket.Source // nil unless packets.source is afpacket
 	closers []func() error
 	done    chan error
+	ready   atomic.Bool
+	// MetricsAddr is the bound address of the metrics endpoint ("" when
+	// off).
+	metricsAddr string
 }
 
 // startDaemon builds every stage from cfg and starts them. Permanent
@@ -160,6 +171,7 @@ func startDaemon(ctx context.Context, cfg *runConfig, log *slog.Logger, stdout i
 	if err != nil {
 		return nil, err
 	}
+	d.sinks = sinks
 	d.closers = append(d.closers, closeSinks)
 	alerts, err := alert.New(cfg.Alerts, sinks, log)
 	if err != nil {
@@ -168,17 +180,26 @@ func startDaemon(ctx context.Context, cfg *runConfig, log *slog.Logger, stdout i
 	if d.follow, err = idsfollow.New(cfg.Logs, log); err != nil {
 		return nil, err
 	}
-	packets, backfill, closePackets, err := buildPackets(cfg, log)
+	packets, err := buildPackets(cfg, log)
 	if err != nil {
 		return nil, err
 	}
-	d.closers = append(d.closers, closePackets)
-	if d.live, err = newLive(cfg, log, d.follow, packets, d.rules, alerts, analyzer, backfill); err != nil {
+	d.pcap, d.afp = packets.pcap, packets.afp
+	d.closers = append(d.closers, packets.close)
+	if d.live, err = newLive(cfg, log, d.follow, packets.run, d.rules, alerts, analyzer, packets.backfill); err != nil {
+		return nil, err
+	}
+	if d.metricsAddr, err = serveMetrics(ctx, cfg.Metrics, d, log); err != nil {
 		return nil, err
 	}
 	log.Info("started", "sensor", cfg.Sensor, "packets", cfg.Packets.Source, "sinks", len(sinks),
-		"zeek", cfg.Logs.Zeek, "eve", cfg.Logs.EVE)
-	go func() { d.done <- d.live.run(ctx) }()
+		"zeek", cfg.Logs.Zeek, "eve", cfg.Logs.EVE, "metrics", d.metricsAddr)
+	d.ready.Store(true)
+	go func() {
+		err := d.live.run(ctx)
+		d.ready.Store(false)
+		d.done <- err
+	}()
 	ok = true
 	return d, nil
 }

@@ -44,6 +44,7 @@ type runConfig struct {
 	Rules      rules.Config     `yaml:"rules"`
 	Alerts     alert.Config     `yaml:"alerts"`
 	Outputs    outputsConfig    `yaml:"outputs"`
+	Metrics    metricsConfig    `yaml:"metrics"`
 	// QuietAdvance is how long the capture must be silent before the
 	// packet clock follows the wall clock (so idle flows still end).
 	QuietAdvance time.Duration `yaml:"quiet_advance"`
@@ -67,6 +68,7 @@ func defaultRunConfig() runConfig {
 		Rules:           rules.DefaultConfig(),
 		Alerts:          alert.DefaultConfig(),
 		Outputs:         defaultOutputsConfig(),
+		Metrics:         defaultMetricsConfig(),
 		QuietAdvance:    2 * time.Second,
 		ShutdownTimeout: 30 * time.Second,
 	}

@@ -62,50 +62,55 @@ func (a afpacketRunner) Run(ctx context.Context, fn func([]schemas.Packet) error
 	return a.s.Run(ctx, func(_ int, batch []schemas.Packet) error { return fn(batch) })
 }
 
+// packetSources are the opened packet source (one of pcap, afp, or
+// neither) and its backfill.
+type packetSources struct {
+	run      packetRunner
+	pcap     *pcapdir.Source
+	afp      *afpacket.Source
+	backfill livejoin.Backfiller
+	close    func() error
+}
+
 // buildPackets opens the packet source and the backfill index.
-func buildPackets(cfg *runConfig, log *slog.Logger) (packetRunner, livejoin.Backfiller, func() error, error) {
+func buildPackets(cfg *runConfig, log *slog.Logger) (packetSources, error) {
 	p := &cfg.Packets
-	noop := func() error { return nil }
-	var (
-		src     packetRunner
-		closeFn = noop
-		dir     = p.BackfillDir
-		pattern = p.BackfillPattern
-	)
+	out := packetSources{close: func() error { return nil }}
+	dir, pattern := p.BackfillDir, p.BackfillPattern
 	switch p.Source {
 	case "none":
-		return nil, nil, noop, nil
+		return out, nil
 	case "pcapdir":
 		s, err := pcapdir.New(p.PcapDir, log)
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("packets: %w", err)
+			return out, fmt.Errorf("packets: %w", err)
 		}
-		src = s
+		out.run, out.pcap = s, s
 		if dir == "" {
 			dir, pattern = p.PcapDir.Dir, p.PcapDir.Pattern
 		}
 	case "afpacket":
 		s, err := afpacket.New(p.AFPacket, log)
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("packets: %w", err)
+			return out, fmt.Errorf("packets: %w", err)
 		}
-		src, closeFn = afpacketRunner{s}, s.Close
+		out.run, out.afp, out.close = afpacketRunner{s}, s, s.Close
 	}
 	if p.SuricataConfig != "" {
 		warnings, err := pcapdir.CheckOptions{JoinDelay: cfg.Join.Grace}.Check(p.SuricataConfig)
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("packets: suricata_config: %w", err)
+			out.close()
+			return out, fmt.Errorf("packets: suricata_config: %w", err)
 		}
 		for _, w := range warnings {
 			log.Warn("suricata.yaml would cost Aegis packets", "file", w.File, "line", w.Line,
 				"setting", w.Setting, "value", w.Value, "why", w.Message)
 		}
 	}
-	var bf livejoin.Backfiller
 	if dir != "" {
-		bf = &ringBackfill{index: pcapdir.NewIndex(dir, pattern), table: cfg.FlowTable, slack: int64(cfg.Join.Slack), log: log}
+		out.backfill = &ringBackfill{index: pcapdir.NewIndex(dir, pattern), table: cfg.FlowTable, slack: int64(cfg.Join.Slack), log: log}
 	}
-	return src, bf, closeFn, nil
+	return out, nil
 }
 
 // ringBackfill rebuilds a flow from the capture files whose time range
