@@ -155,7 +155,10 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "aegis analyze: %v\n", err)
 		return exitUsage
 	}
-	recs, err := eng.run(ctx, src)
+	prog := newProgress(stderr, o.pcaps, false, eng.flowsDone.Load, eng.detections.Load)
+	prog.run()
+	recs, err := eng.run(ctx, prog.wrap(src))
+	prog.finish()
 	if err != nil {
 		fmt.Fprintf(stderr, "aegis analyze: %v\n", err)
 		return exitFailure

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/aegis-nsm/aegis/cadence"
 	"github.com/aegis-nsm/aegis/cadence/flowtable"
@@ -42,6 +43,9 @@ type engineConfig struct {
 type engine struct {
 	cfg    engineConfig
 	shards []*shard
+	// flowsDone and detections count analysed flows as they happen, for
+	// the progress line.
+	flowsDone, detections atomic.Int64
 }
 
 // outRecord is one rendered record with its sort key.
@@ -232,6 +236,10 @@ func (s *shard) finish(f *flowtable.Flow) {
 	s.stats.joined[method]++
 	res := s.e.cfg.Analyzer.Analyze(f, fctx)
 	s.stats.flows++
+	s.e.flowsDone.Add(1)
+	if res.Class.IsDetection() {
+		s.e.detections.Add(1)
+	}
 	s.stats.classes[res.Class]++
 	if res.Class == schemas.ClassLLMStream {
 		s.stats.routes[res.Route.Name]++
