@@ -15,6 +15,7 @@ import (
 	"github.com/aegis-nsm/aegis/cadence"
 	"github.com/aegis-nsm/aegis/cadence/flowtable"
 	"github.com/aegis-nsm/aegis/enrich"
+	"github.com/aegis-nsm/aegis/enrich/report"
 	"github.com/aegis-nsm/aegis/ingest/capture"
 	"github.com/aegis-nsm/aegis/ingest/eve"
 	"github.com/aegis-nsm/aegis/ingest/zeek"
@@ -39,6 +40,7 @@ type analyzeOptions struct {
 	memoryMiB                int64
 	quiet                    bool
 	semantics                string
+	report                   string
 }
 
 func parseAnalyze(args []string, stderr io.Writer) (*analyzeOptions, error) {
@@ -56,6 +58,7 @@ func parseAnalyze(args []string, stderr io.Writer) (*analyzeOptions, error) {
 	fs.IntVar(&o.maxDetail, "max-detail", flowtable.DefaultConfig().MaxDetail, "payload packets per direction kept with their own timing")
 	fs.Int64Var(&o.memoryMiB, "memory", flowtable.DefaultConfig().MemoryBudget>>20, "flow-table memory budget in `MiB`")
 	fs.BoolVar(&o.quiet, "quiet", false, "no summary on stderr")
+	fs.StringVar(&o.report, "report", "", "also write a self-contained HTML report of the detections to `file` (timelines, gap histograms against the route's profile, deciding features, IDS context)")
 	fs.StringVar(&o.semantics, "flow-semantics", "auto", "split flows as `zeek` or suricata does (timeouts, close delays); auto: suricata when only --eve is given")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage: aegis analyze --pcap FILE... [--zeek LOG...] [--eve FILE...] [flags]
@@ -149,8 +152,12 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return exitInput
 	}
 
+	var rep *report.Report
+	if o.report != "" {
+		rep = report.New("Aegis detections", report.Options{FlushGap: an.Config().FlushGap, Inputs: o.pcaps})
+	}
 	eng, err := newEngine(engineConfig{Workers: o.workers, Table: tcfg, All: o.all, CIDSeed: uint16(o.cidSeed),
-		Analyzer: an, Index: enrich.NewIndex(idsFlows)})
+		Analyzer: an, Index: enrich.NewIndex(idsFlows), Report: rep, Profiles: profiles})
 	if err != nil {
 		fmt.Fprintf(stderr, "aegis analyze: %v\n", err)
 		return exitUsage
@@ -168,6 +175,12 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "aegis analyze: %v\n", err)
 		return exitFailure
 	}
+	if rep != nil {
+		if err := writeReport(o.report, rep); err != nil {
+			fmt.Fprintf(stderr, "aegis analyze: %v\n", err)
+			return exitFailure
+		}
+	}
 	if !o.quiet {
 		printSummary(stderr, summaryInput{
 			capture: src.Stats(), table: eng.tableStats(), analysis: eng.analysisStats(),
@@ -175,6 +188,26 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		})
 	}
 	return code
+}
+
+// writeReport writes the HTML report to path.
+func writeReport(path string, rep *report.Report) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	bw := bufio.NewWriterSize(f, 1<<20)
+	err = rep.WriteHTML(bw)
+	if ferr := bw.Flush(); err == nil {
+		err = ferr
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	return nil
 }
 
 // writeRecords writes one JSON line per record to path, or to stdout when

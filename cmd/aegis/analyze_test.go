@@ -209,3 +209,33 @@ func TestAnalyzeOutFile(t *testing.T) {
 		t.Fatalf("%d records: %v", n, err)
 	}
 }
+
+// TestAnalyzeReport: --report writes one self-contained page with a
+// timeline and a gap histogram per detection.
+func TestAnalyzeReport(t *testing.T) {
+	d := labelled(t)
+	out := filepath.Join(t.TempDir(), "report.html")
+	code, stdout, errs := runCmd(t, "analyze", "--quiet", "--pcap", filepath.Join(d, "traffic.pcap"),
+		"--zeek", filepath.Join(d, "conn.log"), "--zeek", filepath.Join(d, "ssl.log"), "--report", out)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	detections := strings.Count(stdout, "\n")
+	page, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if detections == 0 {
+		t.Fatal("no detections to report")
+	}
+	for _, chart := range []string{`class="chart timeline`, `class="chart histogram`} {
+		if n := strings.Count(string(page), chart); n != detections {
+			t.Errorf("%d %q charts for %d detections", n, chart, detections)
+		}
+	}
+	for _, remote := range []string{"http://", "https://", "<script"} {
+		if strings.Contains(string(page), remote) {
+			t.Errorf("the page contains %q: it must be self-contained", remote)
+		}
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/aegis-nsm/aegis/cadence"
 	"github.com/aegis-nsm/aegis/cadence/flowtable"
 	"github.com/aegis-nsm/aegis/enrich"
+	"github.com/aegis-nsm/aegis/enrich/report"
 	"github.com/aegis-nsm/aegis/schemas"
 	"github.com/aegis-nsm/aegis/schemas/communityid"
 )
@@ -34,6 +35,10 @@ type engineConfig struct {
 	Analyzer  *cadence.Analyzer
 	Index     *enrich.Index // IDS records; may be empty
 	BatchSize int
+	// Report, when set, receives every detection with its packet detail
+	// and its route's profile (aegis analyze --report).
+	Report   *report.Report
+	Profiles *cadence.Profiles
 }
 
 // engine runs packets through sharded flow tables, analyses each finished
@@ -251,6 +256,13 @@ func (s *shard) finish(f *flowtable.Flow) {
 	v := enrich.Verdict{Cadence: res.Features, Class: res.Class, Confidence: res.Confidence,
 		Reasons: res.Reasons, Handoff: res.Handoff, Route: res.Route}
 	rec := enrich.Assemble(sum, v, ids, method)
+	if rep := s.e.cfg.Report; rep != nil && res.Class.IsDetection() {
+		d := report.DetailFromFlow(f, 0)
+		if s.e.cfg.Profiles != nil {
+			d.Expected, _ = report.ExpectedFor(s.e.cfg.Profiles, rec.Aegis.Route)
+		}
+		rep.Add(&rec, d)
+	}
 	line, err := json.Marshal(&rec)
 	if err != nil {
 		if s.err == nil {
