@@ -17,6 +17,7 @@ import (
 	"github.com/aegis-nsm/aegis/enrich/candidate"
 	"github.com/aegis-nsm/aegis/enrich/livejoin"
 	"github.com/aegis-nsm/aegis/ingest/idsfollow"
+	"github.com/aegis-nsm/aegis/llm"
 	"github.com/aegis-nsm/aegis/schemas"
 	"github.com/aegis-nsm/aegis/schemas/communityid"
 )
@@ -52,6 +53,7 @@ type live struct {
 	analyzer atomic.Pointer[cadence.Analyzer]
 	rules    ruleEvaluator
 	alerts   *alert.Pipeline
+	llm      *llm.Stage // the reasoning pass; nil in tests that do not need it
 	hasher   communityid.Hasher
 
 	shards []*liveShard
@@ -149,6 +151,14 @@ func (l *live) run(ctx context.Context) error {
 	}
 	joinDone := make(chan error, 1)
 	go func() { joinDone <- l.joiner.Run(joinCtx) }()
+	llmCtx, stopLLM := context.WithCancel(context.Background())
+	defer stopLLM()
+	llmDone := make(chan error, 1)
+	if l.llm != nil {
+		go func() { llmDone <- l.llm.Run(llmCtx) }()
+	} else {
+		llmDone <- nil
+	}
 
 	var shardWG sync.WaitGroup
 	for _, s := range l.shards {
@@ -190,6 +200,15 @@ func (l *live) run(ctx context.Context) error {
 	}
 	stopJoin()
 	<-joinDone
+	// The reasoning pass closes its windows and publishes their verdicts
+	// before the sinks flush.
+	if l.llm != nil {
+		if err := l.llm.Flush(drainCtx); err != nil {
+			l.log.Warn("llm: verdicts still open at shutdown", "err", err)
+		}
+	}
+	stopLLM()
+	<-llmDone
 	if err := l.alerts.Flush(drainCtx); err != nil {
 		runErr = errors.Join(runErr, err)
 	}
@@ -368,8 +387,12 @@ func (l *live) joined(r livejoin.Result) error {
 	err := l.alerts.Process(context.Background(), alert.Input{Record: &rec, Hits: hits, Done: r.Done})
 	if err != nil {
 		l.stats.processErr.Add(1)
+		return err
 	}
-	return err
+	if l.llm != nil && rec.Event.Kind == "alert" {
+		l.llm.Submit(&rec) // never blocks; reads rec and keeps a copy
+	}
+	return nil
 }
 
 // flowSummary is the record-facing summary of a finished flow.

@@ -70,6 +70,13 @@ var (
 	mRingLost      = desc("pcapdir_packets_lost_total", "Packets of capture files the ring deleted before they were read.")
 	mRingFilesLost = desc("pcapdir_files_lost_total", "Capture files the ring deleted before they were read.")
 	mReady         = desc("ready", "1 when every source and sink is up.")
+	mLLMQueue      = desc("llm_queue_depth", "Evidence windows waiting for the model.")
+	mLLMDropped    = desc("llm_windows_dropped_total", "Evidence windows dropped from a full queue (oldest first).")
+	mLLMOutcomes   = desc("llm_verdicts_total", "Verdicts per outcome (ok, invalid_reply, timeout, unavailable, breaker_open, disabled, model_missing).", "outcome")
+	mLLMRequests   = desc("llm_requests_total", "Chat requests sent to the model.")
+	mLLMLatency    = desc("llm_request_seconds_total", "Total time spent in chat requests (divide by llm_requests_total for the mean).")
+	mLLMBreaker    = desc("llm_breaker_open", "1 while the circuit breaker keeps the model from being called.")
+	mLLMUnvetted   = desc("llm_unvetted_techniques_total", "Technique ids from the model that are not in Aegis's ATT&CK table.")
 )
 
 func desc(name, help string, labels ...string) *prometheus.Desc {
@@ -167,6 +174,24 @@ func (c stageCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(mAlerts, float64(a.Failed), "failed")
 	for _, name := range sortedKeys(d.sinks) {
 		collectSink(name, d.sinks[name], counter, gauge, ch)
+	}
+
+	// The reasoning pass.
+	if l.llm != nil {
+		ls := l.llm.Stats()
+		gauge(mLLMQueue, float64(ls.QueueDepth))
+		counter(mLLMDropped, float64(ls.QueueDropped))
+		for o, n := range ls.Outcomes {
+			counter(mLLMOutcomes, float64(n), string(o))
+		}
+		counter(mLLMRequests, float64(ls.Requests))
+		counter(mLLMLatency, ls.Latency.Sum.Seconds())
+		open := 0.0
+		if ls.Breaker == "open" {
+			open = 1
+		}
+		gauge(mLLMBreaker, open)
+		counter(mLLMUnvetted, float64(ls.UnvettedFromLLM))
 	}
 
 	// Packet sources.

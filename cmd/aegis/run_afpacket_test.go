@@ -114,7 +114,7 @@ func TestRunAFPacketReplay(t *testing.T) {
 	if haveTcpdump {
 		filter = "tcp or udp"
 	}
-	out := filepath.Join(dir, "out", "records.jsonl")
+	out := filepath.Join(dir, "out", "detection.jsonl")
 	cfg := writeConfig(t, dir, afpConfigYAML(dir, v.host, filter))
 
 	// An independent capture of the same wire, for the offline analysis.
@@ -1100,7 +1100,7 @@ alerts:
 outputs:
   files:
     jsonl:
-      path: %[1]s/out/records.jsonl
+      path: "%[1]s/out/{kind}.jsonl"
       fsync_interval: 5ms
 `, dir, iface, filter)
 }

@@ -37,7 +37,7 @@ func TestRunLatency(t *testing.T) {
 	// only, and append the conn records one by one below.
 	conn := filepath.Join(dir, "logs", "conn.log")
 	os.WriteFile(conn, []byte(strings.Join(s.conn.header, "\n")+"\n"), 0o644)
-	out := filepath.Join(dir, "out", "records.jsonl")
+	out := filepath.Join(dir, "out", "detection.jsonl")
 	// The follower's default poll interval, as deployed.
 	yaml := strings.Replace(runConfigYAML(dir, "oldest"), "poll_interval: 10ms\n    checkpoint_every", "poll_interval: 50ms\n    checkpoint_every", 1)
 	d := startRun(t, writeConfig(t, dir, yaml))

@@ -58,7 +58,7 @@ func checkUnion(t *testing.T, got []schemas.Record, want map[string]string, dups
 func TestRunRestartGraceful(t *testing.T) {
 	dir := t.TempDir()
 	s := newSensor(t, dir)
-	out := filepath.Join(dir, "out", "records.jsonl")
+	out := filepath.Join(dir, "out", "detection.jsonl")
 	d := startRun(t, writeConfig(t, dir, runConfigYAML(dir, "oldest")))
 	half := len(s.frames) / 2
 	for i := 0; i < half; i += s.perFile {
@@ -111,7 +111,7 @@ func TestRunKill9(t *testing.T) {
 	}
 	dir := t.TempDir()
 	s := newSensor(t, dir)
-	out := filepath.Join(dir, "out", "records.jsonl")
+	out := filepath.Join(dir, "out", "detection.jsonl")
 	cfg := writeConfig(t, dir, runConfigYAML(dir, "oldest"))
 	var errb syncBuffer
 	cmd := startChildRun(t, cfg, &errb)

@@ -8,6 +8,7 @@ import (
 	"github.com/aegis-nsm/aegis/enrich/sink"
 	"github.com/aegis-nsm/aegis/ingest/afpacket"
 	"github.com/aegis-nsm/aegis/ingest/pcapdir"
+	"github.com/aegis-nsm/aegis/llm"
 	"io"
 	"log/slog"
 	"os"
@@ -187,6 +188,16 @@ func startDaemon(ctx context.Context, cfg *runConfig, log *slog.Logger, stdout i
 	d.pcap, d.afp = packets.pcap, packets.afp
 	d.closers = append(d.closers, packets.close)
 	if d.live, err = newLive(cfg, log, d.follow, packets.run, d.rules, alerts, analyzer, packets.backfill); err != nil {
+		return nil, err
+	}
+	lcfg := cfg.LLM
+	lcfg.Sensor = cfg.Sensor
+	publish := func(m sink.Message) {
+		if err := alerts.Publish(context.Background(), m); err != nil {
+			log.Error("llm: publishing a verdict", "id", m.ID, "err", err)
+		}
+	}
+	if d.live.llm, err = llm.New(lcfg, publish, log); err != nil {
 		return nil, err
 	}
 	if d.metricsAddr, err = serveMetrics(ctx, cfg.Metrics, d, log); err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/aegis-nsm/aegis/enrich/candidate"
 	"github.com/aegis-nsm/aegis/enrich/livejoin"
 	"github.com/aegis-nsm/aegis/ingest/idsfollow"
+	"github.com/aegis-nsm/aegis/llm"
 	"github.com/aegis-nsm/aegis/rules"
 )
 
@@ -45,6 +46,7 @@ type runConfig struct {
 	Alerts     alert.Config     `yaml:"alerts"`
 	Outputs    outputsConfig    `yaml:"outputs"`
 	Metrics    metricsConfig    `yaml:"metrics"`
+	LLM        llm.Config       `yaml:"llm"`
 	// QuietAdvance is how long the capture must be silent before the
 	// packet clock follows the wall clock (so idle flows still end).
 	QuietAdvance time.Duration `yaml:"quiet_advance"`
@@ -69,6 +71,7 @@ func defaultRunConfig() runConfig {
 		Alerts:          alert.DefaultConfig(),
 		Outputs:         defaultOutputsConfig(),
 		Metrics:         defaultMetricsConfig(),
+		LLM:             llm.DefaultConfig(),
 		QuietAdvance:    2 * time.Second,
 		ShutdownTimeout: 30 * time.Second,
 	}
@@ -179,6 +182,9 @@ func (c *runConfig) validate() error {
 	}
 	if err := c.Alerts.Validate(c.Outputs.names()); err != nil {
 		return err
+	}
+	if err := c.LLM.Validate(); err != nil {
+		return fmt.Errorf("llm: %w", err)
 	}
 	if c.QuietAdvance <= 0 || c.ShutdownTimeout <= 0 {
 		return errors.New("quiet_advance and shutdown_timeout must be positive")

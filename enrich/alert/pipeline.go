@@ -60,8 +60,8 @@ type Pipeline struct {
 	log   *slog.Logger
 	names []string    // sink names, sorted
 	sinks []sink.Sink // by names' index
-	// route[s] lists the sinks (indices) that take severity s.
-	route [enrich.SeverityCritical + 1][]int
+	// bySeverity[s] lists the sinks (indices) that take severity s.
+	bySeverity [enrich.SeverityCritical + 1][]int
 
 	mu     sync.Mutex
 	sup    *suppressor
@@ -90,7 +90,7 @@ func New(cfg Config, sinks map[string]sink.Sink, log *slog.Logger) (*Pipeline, e
 	for sev := enrich.SeverityNone; sev <= enrich.SeverityCritical; sev++ {
 		if len(cfg.Routes) == 0 {
 			for i := range names {
-				p.route[sev] = append(p.route[sev], i)
+				p.bySeverity[sev] = append(p.bySeverity[sev], i)
 			}
 			continue
 		}
@@ -101,12 +101,12 @@ func New(cfg Config, sinks map[string]sink.Sink, log *slog.Logger) (*Pipeline, e
 			}
 			for _, s := range r.Sinks {
 				i := slices.Index(names, s)
-				if !slices.Contains(p.route[sev], i) {
-					p.route[sev] = append(p.route[sev], i)
+				if !slices.Contains(p.bySeverity[sev], i) {
+					p.bySeverity[sev] = append(p.bySeverity[sev], i)
 				}
 			}
 		}
-		slices.Sort(p.route[sev])
+		slices.Sort(p.bySeverity[sev])
 	}
 	if cfg.SuppressWindow > 0 {
 		p.sup = newSuppressor(cfg.SuppressWindow, cfg.MaxSuppressed)
@@ -214,29 +214,44 @@ func (p *Pipeline) collapse(rec *schemas.Record, hits []schemas.RuleHit) {
 // publish encodes rec once and writes it to the sinks its severity routes
 // to; done is called when all of them report.
 func (p *Pipeline) publish(ctx context.Context, rec *schemas.Record, done func(error)) error {
-	sev, _ := enrich.ParseSeverity(rec.Aegis.Severity)
-	targets := p.route[sev]
-	if len(targets) == 0 {
-		p.stats.Unrouted++
-		finish(done, nil)
-		return nil
-	}
 	value, err := json.Marshal(rec)
 	if err != nil {
 		return fmt.Errorf("alert: encoding record %s: %w", rec.Event.ID, err)
 	}
-	join := &joinDone{left: int32(len(targets)), done: done, failed: &p.failed}
-	msg := sink.Message{
+	return p.route(ctx, sink.Message{
 		Kind: sink.KindDetection, Value: value, Record: rec,
 		SourceIP: rec.Source.IP, CommunityID: rec.Network.CommunityID,
-		Severity: rec.Aegis.Severity, ID: rec.Event.ID, Done: join.one,
+		Severity: rec.Aegis.Severity, ID: rec.Event.ID, Done: done,
+	})
+}
+
+// Publish writes a record of another kind (a verdict, a coupling finding,
+// a campaign, a reconnaissance finding) to the sinks its severity routes
+// to, with the same delivery reports as detections: msg.Done is called once
+// when every routed sink has it.
+func (p *Pipeline) Publish(ctx context.Context, msg sink.Message) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.route(ctx, msg)
+}
+
+// route writes msg to the sinks msg.Severity routes to.
+func (p *Pipeline) route(ctx context.Context, msg sink.Message) error {
+	sev, _ := enrich.ParseSeverity(msg.Severity)
+	targets := p.bySeverity[sev]
+	if len(targets) == 0 {
+		p.stats.Unrouted++
+		finish(msg.Done, nil)
+		return nil
 	}
+	join := &joinDone{left: int32(len(targets)), done: msg.Done, failed: &p.failed}
+	msg.Done = join.one
 	for _, i := range targets {
 		if err := p.sinks[i].Write(ctx, msg); err != nil {
 			// Not accepted: the caller gets the error, and Done must not
 			// fire when the sinks before this one report.
 			join.abandoned.Store(true)
-			return fmt.Errorf("alert: writing record %s to sink %s: %w", rec.Event.ID, p.names[i], err)
+			return fmt.Errorf("alert: writing %s %s to sink %s: %w", msg.Kind, msg.ID, p.names[i], err)
 		}
 		p.stats.PerSink[p.names[i]]++
 	}

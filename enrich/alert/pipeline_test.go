@@ -336,3 +336,25 @@ func TestConfigValidate(t *testing.T) {
 		t.Errorf("default config: %v", err)
 	}
 }
+
+func TestPublishOtherKinds(t *testing.T) {
+	kafka, pager := &memSink{name: "kafka"}, &memSink{name: "pagerduty"}
+	p := newPipeline(t, Config{Routes: []Route{
+		{MinSeverity: "low", Sinks: []string{"kafka"}},
+		{MinSeverity: "critical", Sinks: []string{"pagerduty"}},
+	}}, kafka, pager)
+	var d doneCounter
+	err := p.Publish(context.Background(), sink.Message{Kind: sink.KindVerdict, Value: []byte(`{"v":1}`),
+		Severity: "critical", ID: "v1", Done: d.fn(t, "v1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Publish(context.Background(), sink.Message{Kind: sink.KindCoupling, Value: []byte(`{"c":1}`), Severity: "medium", ID: "c1"})
+	p.Flush(context.Background())
+	if len(kafka.got) != 2 || len(pager.got) != 1 || pager.got[0].Kind != sink.KindVerdict {
+		t.Errorf("kafka got %d, pagerduty %d (%v)", len(kafka.got), len(pager.got), pager.got)
+	}
+	if d.calls["v1"] != 1 || d.errs["v1"] != nil {
+		t.Errorf("Done for the verdict: %d calls, %v", d.calls["v1"], d.errs["v1"])
+	}
+}

@@ -44,7 +44,7 @@ const (
 )
 
 // DefaultTopics are the topics records go to when Config.Topics does not
-// name one for their kind.
+// name one for their kind. Read-only.
 var DefaultTopics = map[sink.Kind]string{
 	sink.KindDetection: "aegis.detections",
 	sink.KindVerdict:   "aegis.verdicts",

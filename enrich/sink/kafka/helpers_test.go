@@ -137,6 +137,35 @@ func createTopics(t testing.TB, k *testKafka, partitions int32) {
 			t.Fatalf("create topic %s: error code %d", rt.Topic, rt.ErrorCode)
 		}
 	}
+	// Wait until every broker's metadata has the topics with leaders.
+	for {
+		mreq := kmsg.NewPtrMetadataRequest()
+		for _, name := range topicList(k.topics) {
+			mt := kmsg.NewMetadataRequestTopic()
+			mt.Topic = kmsg.StringPtr(name)
+			mreq.Topics = append(mreq.Topics, mt)
+		}
+		mresp, err := mreq.RequestWith(ctx, cl)
+		ready := err == nil
+		for _, mt := range mresp.Topics {
+			if mt.ErrorCode != 0 || len(mt.Partitions) != int(partitions) {
+				ready = false
+			}
+			for _, p := range mt.Partitions {
+				if p.Leader < 0 {
+					ready = false
+				}
+			}
+		}
+		if ready {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("topics not ready: %v", err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // client returns a franz-go client (the consumer side of the tests).
@@ -305,10 +334,11 @@ func regenerateReplay() error {
 	if out, err := build.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build ./cmd/aegis: %v\n%s", err, out)
 	}
-	syn := filepath.Join(root, "testdata", "synth")
+	// Relative paths: records name their IDS source file, and the golden
+	// must not depend on where the repository is.
 	run := exec.Command(bin, "analyze", "--quiet", "--all",
-		"--pcap", filepath.Join(syn, "traffic.pcap"),
-		"--zeek", filepath.Join(syn, "conn.log"), "--zeek", filepath.Join(syn, "ssl.log"))
+		"--pcap", "testdata/synth/traffic.pcap",
+		"--zeek", "testdata/synth/conn.log", "--zeek", "testdata/synth/ssl.log")
 	run.Dir = root
 	var stderr bytes.Buffer
 	run.Stderr = &stderr

@@ -131,7 +131,7 @@ func TestBrokerOutage(t *testing.T) {
 	recs := synthRecords(t, base, totalLine, 40, t.Name())
 	var (
 		mu       sync.Mutex
-		ends     []int64          // end offset of each appended line
+		ends     []int64            // end offset of each appended line
 		acked    = map[int64]bool{} // end offsets of acknowledged lines
 		ackCount atomic.Int64
 		size     int64

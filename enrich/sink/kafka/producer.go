@@ -25,7 +25,7 @@ type worker struct {
 	qBytes int64     // wire estimate of q
 	now    bool      // send without waiting for BatchTimeout (Flush)
 	wake   chan struct{}
-	limit  int64     // batch bytes limit; below BatchBytes after the broker refused a batch as too large
+	limit  int64 // batch bytes limit; below BatchBytes after the broker refused a batch as too large
 
 	probe saslProbe // SASL exchanges of this worker's connection attempts
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 
@@ -135,6 +136,20 @@ func (cs connSettings) newTransport(ctx context.Context, topics []string) *kafka
 	}
 }
 
+// tlsPermanent are crypto/tls error texts (untyped errors) that mean a
+// configuration mismatch, not a passing failure. Alerts from the broker
+// ("remote error: tls: bad certificate", "... certificate required",
+// "... unknown certificate authority") come as *net.OpError wrapping an
+// unexported type.
+var tlsPermanent = []string{
+	"remote error: tls: ",
+	"tls: server selected unsupported protocol version",
+	"tls: no supported versions satisfy",
+	"tls: server chose an unconfigured cipher suite",
+	"tls: handshake did not verify certificate chain",
+	"tls: either ServerName or InsecureSkipVerify",
+}
+
 // tlsFailure reports whether err is a TLS handshake or certificate
 // failure, which retrying cannot fix.
 func tlsFailure(err error) bool {
@@ -148,7 +163,7 @@ func tlsFailure(err error) bool {
 	)
 	return errors.As(err, &cve) || errors.As(err, &ua) || errors.As(err, &he) ||
 		errors.As(err, &ci) || errors.As(err, &rhe) || errors.As(err, &alrt) ||
-		strings.Contains(err.Error(), "tls: ")
+		slices.ContainsFunc(tlsPermanent, func(s string) bool { return strings.Contains(err.Error(), s) })
 }
 
 // taggedMech wraps a SASL mechanism so that errors of the exchange itself

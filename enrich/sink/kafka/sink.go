@@ -44,11 +44,14 @@ type Sink struct {
 	rep       reporter
 	c         counters
 
-	ctx    context.Context // ends workers, retries and the metadata loop (Close)
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	ctx       context.Context // ends workers, retries and the metadata loop (Close)
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
+	metaProbe saslProbe // SASL exchanges of the metadata refreshes
 
-	mu            sync.Mutex
+	mu            sync.Mutex // guards what follows
 	inFlight      int64
 	inFlightBytes int64
 	peak          int64
@@ -68,9 +71,6 @@ type Sink struct {
 	fatal         *sink.PermanentError
 	fatalCh       chan struct{}
 	metaWake      chan struct{}
-	closeOnce     sync.Once
-	closeErr      error
-	metaProbe     saslProbe // SASL exchanges of the metadata refreshes
 }
 
 type topicPartition struct {
@@ -137,7 +137,11 @@ func New(cfg Config, log *slog.Logger) (*Sink, error) {
 	}
 	s.rep.log = s.log
 	s.transport = conn.newTransport(withProbe(ctx, &s.metaProbe), topicList)
-	s.client = &kafkago.Client{Addr: kafkago.TCP(cfg.Brokers...), Transport: s.transport}
+	// Client.Timeout must be set: kafka-go derives the produce request's
+	// broker-side timeout (how long the leader waits for the in-sync
+	// replicas) from it, as half of it, and ignores the context's deadline
+	// when it is zero (falling back to 500ms).
+	s.client = &kafkago.Client{Addr: kafkago.TCP(cfg.Brokers...), Transport: s.transport, Timeout: cfg.WriteTimeout}
 	for kind := range cfg.Topics {
 		s.headers[kind] = []kafkago.Header{
 			{Key: HeaderSchemaVersion, Value: []byte(schemas.SchemaVersion)},
@@ -479,7 +483,7 @@ func (s *Sink) Close() error {
 // with it and every queued record gets it.
 func (s *Sink) stop(perm *sink.PermanentError) {
 	s.mu.Lock()
-	if s.fatal != nil || s.closed {
+	if s.fatal != nil {
 		s.mu.Unlock()
 		return
 	}

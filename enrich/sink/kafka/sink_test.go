@@ -58,7 +58,7 @@ func TestReplayEveryRecordOnceKeyedOrdered(t *testing.T) {
 			if err := s.Check(ctx); err != nil {
 				t.Fatalf("Check: %v", err)
 			}
-			sent := replaySet(t, 5000)
+			sent := replaySet(t, 1500)
 			if c.writers == 1 {
 				writeAll(t, s, sink.KindDetection, sent)
 			} else {
@@ -133,7 +133,7 @@ func TestCompressionCodecs(t *testing.T) {
 			cfg := k.config()
 			cfg.Compression = name
 			s := newSink(t, cfg)
-			sent := synthRecords(t, recs, 2000, 31, t.Name())
+			sent := synthRecords(t, recs, 600, 31, t.Name())
 			writeAll(t, s, sink.KindDetection, sent)
 			verifyTopic(t, k, k.topics[sink.KindDetection], sink.KindDetection, KeySourceIP, sent, 4)
 			if k.fake != nil {
