@@ -76,11 +76,23 @@ func runCheckConfig(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg, err := loadRunConfig(o.config)
 	if err == nil {
-		_, err = loadRules(cfg)
+		if _, rerr := loadRules(cfg); rerr != nil {
+			err = fmt.Errorf("%s: rules: %w", o.config, rerr)
+		}
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "aegis check-config: %v\n", err)
 		return exitUsage
+	}
+	if p := cfg.Packets.SuricataConfig; p != "" {
+		warnings, err := pcapdir.CheckOptions{JoinDelay: cfg.Join.Grace}.Check(p)
+		if err != nil {
+			fmt.Fprintf(stderr, "aegis check-config: %s: packets: suricata_config: %v\n", o.config, err)
+			return exitUsage
+		}
+		for _, w := range warnings {
+			fmt.Fprintf(stdout, "warning: %s:%d: %s: %s\n", w.File, w.Line, w.Setting, w.Message)
+		}
 	}
 	fmt.Fprintf(stdout, "%s: OK\n", o.config)
 	return exitOK
@@ -108,8 +120,11 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	d, err := startDaemon(ctx, cfg, log, stdout)
 	if err != nil {
+		// Not the configuration's syntax: a sink, a capture or a rule
+		// file that cannot work now. Exit 1, so a supervisor retries
+		// (exit 2 means "fix the config", see RestartPreventExitStatus).
 		log.Error("start-up", "err", err)
-		return exitUsage
+		return exitFailure
 	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)

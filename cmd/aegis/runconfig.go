@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -109,9 +110,55 @@ func parseRunConfig(name string, raw []byte) (*runConfig, error) {
 		return nil, fmt.Errorf("%s: %w", name, yamlError(err))
 	}
 	if err := cfg.validate(); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, fmt.Errorf("%s:%s %w", name, lineOfError(raw, err), err)
 	}
 	return &cfg, nil
+}
+
+// lineOfError finds where in raw the key an error names is: validation
+// messages start with the key path ("candidates: include: ..."), so the
+// deepest key of that path that the document has gives the line
+// (" line N:"); "" when none matches.
+func lineOfError(raw []byte, err error) string {
+	var doc yaml.Node
+	if yaml.Unmarshal(raw, &doc) != nil || len(doc.Content) == 0 {
+		return ""
+	}
+	node, line := doc.Content[0], 0
+	for _, part := range strings.Split(err.Error(), ": ") {
+		part = strings.TrimSpace(part)
+		if i := strings.IndexAny(part, " ([\""); i > 0 {
+			part = part[:i] // "routes[0]" -> "routes", "grace (10m)" -> "grace"
+		}
+		next := mappingValue(node, part)
+		if next == nil {
+			break
+		}
+		line, node = next.Line, next
+		if next.Kind == yaml.SequenceNode && len(next.Content) > 0 {
+			node = next.Content[0]
+		}
+	}
+	if line == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" line %d:", line)
+}
+
+// mappingValue returns the value of key in the mapping n (nil if n is not
+// a mapping or lacks key); its Line is the key's line.
+func mappingValue(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			v := *n.Content[i+1]
+			v.Line = n.Content[i].Line
+			return &v
+		}
+	}
+	return nil
 }
 
 // peekSemantics reads flow_semantics first, so that the flow-table

@@ -93,3 +93,17 @@ func TestExampleConfigParses(t *testing.T) {
 		t.Errorf("example config lost sections: %+v", cfg)
 	}
 }
+
+func TestValueErrorsNameTheLine(t *testing.T) {
+	cases := []struct{ yaml, want string }{
+		{"logs:\n  zeek: [conn.log]\npackets:\n  source: none\nflow_semantics: bro\n", "aegis.yaml: line 5: flow_semantics"},
+		{"logs:\n  zeek: [conn.log]\npackets:\n  source: none\ncandidates:\n  min_packets: 3\n  include: [10.0.0.0/33]\n", "aegis.yaml: line 7: candidates"},
+		{"logs:\n  zeek: [conn.log]\npackets:\n  source: afpacket\n  afpacket:\n    interface: eth1\n    fanout_id: 23\n", "aegis.yaml: line"},
+	}
+	for _, c := range cases {
+		_, err := parseRunConfig("aegis.yaml", []byte(c.yaml))
+		if err == nil || !strings.HasPrefix(err.Error(), c.want) {
+			t.Errorf("error %v, want it to start with %q", err, c.want)
+		}
+	}
+}
