@@ -77,7 +77,7 @@ func runCheckConfig(args []string, stdout, stderr io.Writer) int {
 	cfg, err := loadRunConfig(o.config)
 	if err == nil {
 		if _, rerr := loadRules(cfg); rerr != nil {
-			err = fmt.Errorf("%s: rules: %w", o.config, rerr)
+			err = fmt.Errorf("%s: %w", o.config, rerr)
 		}
 	}
 	if err != nil {
