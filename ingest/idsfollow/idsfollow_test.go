@@ -87,12 +87,20 @@ func TestZeekFollowJoinAndResume(t *testing.T) {
 		hdr++
 	}
 	half := hdr + (len(want))/2
-	os.WriteFile(filepath.Join(dir, "conn.log"), bytes.Join(lines[:half], nil), 0o644)
+	sslRecords := int64(bytes.Count(ssl, []byte("\n")) - bytes.Count(ssl, []byte("\n#")) - 1)
 
 	f, err := New(cfgFor(dir), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// conn.log appears once the ssl.log records are in, as Zeek writes them
+	// (handshake first, connection end later).
+	go func() {
+		for deadline := time.Now().Add(10 * time.Second); f.Stats().Context < sslRecords && time.Now().Before(deadline); {
+			time.Sleep(2 * time.Millisecond)
+		}
+		os.WriteFile(filepath.Join(dir, "conn.log"), bytes.Join(lines[:half], nil), 0o644)
+	}()
 	got := collect(t, f, half-hdr, half)
 
 	// Restart, with the rest appended (the #close line stays at the end).
