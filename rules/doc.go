@@ -83,6 +83,14 @@
 // Recon.AlertPatterns names, is scanning; preceded_by {recon: true} and
 // recon.targets read that state.
 //
+// For cross-sensor correlation ('aegis correlate'), TakeReconFindings
+// hands out each source that crossed the threshold (and again for each
+// further window it goes on scanning), for the sensor to publish as a
+// recon record; MarkRecon feeds recon seen elsewhere back into an engine,
+// Forget drops a source's state (to re-feed it in record-time order), and
+// Set.StateClasses and RuleInfo.SequenceWindow describe which records the
+// sequence rules read.
+//
 // # Test cases
 //
 // Each rule may carry test cases (see testcase.go for the shape): a record

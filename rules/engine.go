@@ -26,7 +26,8 @@ type Engine struct {
 	shift  uint
 	recon  reconRules
 
-	seed maphash.Seed // stripes the evaluation counter of records no rule reads
+	seed  maphash.Seed  // stripes the evaluation counter of records no rule reads
+	finds reconFindings // scanning sources for TakeReconFindings
 
 	mu       sync.Mutex // guards counters (Swap and Stats)
 	counters map[string]*atomic.Uint64
@@ -162,6 +163,7 @@ func (e *Engine) ObserveIDS(f *schemas.IDSFlow) {
 		sh.reconSources++
 		sh.reconDetections++
 	}
+	e.noteRecon(st, t, kind == probeAlert)
 	sh.mu.Unlock()
 }
 
@@ -323,6 +325,9 @@ type Stats struct {
 	SourcesExpired  uint64            // idle sources dropped because no window could still use them
 	ReconSources    int               // tracked sources that have been seen scanning
 	ReconDetections uint64            // times a source crossed the scanning threshold
+	// ReconFindingsDropped counts findings lost because TakeReconFindings
+	// was not called often enough (see maxPendingFindings).
+	ReconFindingsDropped uint64
 }
 
 // Stats returns a snapshot of the counters. It briefly takes each shard's
@@ -343,6 +348,7 @@ func (e *Engine) Stats() Stats {
 		s.ScanAlerts += sh.scanAlerts
 		sh.mu.Unlock()
 	}
+	s.ReconFindingsDropped = e.finds.dropped.Load()
 	e.mu.Lock()
 	s.Hits = make(map[string]uint64, len(e.counters))
 	for id, c := range e.counters {

@@ -52,6 +52,10 @@ type RuleInfo struct {
 	Builtin     bool
 	Overrides   bool // a user rule that replaced the built-in rule with its id
 	Tests       int  // test cases the rule carries
+	// SequenceWindow is the longest window of the rule's preceded_by
+	// steps: 0 for a single-flow rule, positive for a sequence
+	// (multi-flow, campaign) rule.
+	SequenceWindow time.Duration
 }
 
 // Rules lists the rules in evaluation order (built-in first, then user
@@ -63,6 +67,7 @@ func (s *Set) Rules() []RuleInfo {
 			ID: r.id, Name: r.name, Description: r.desc, Severity: r.severity,
 			Tags: slices.Clone(r.tags), Techniques: slices.Clone(r.techs), Message: r.msg.src,
 			File: r.file, Line: r.line, Builtin: r.builtin, Overrides: r.overrides, Tests: len(r.tests),
+			SequenceWindow: r.sequenceWindow(),
 		}
 	}
 	return out

@@ -27,6 +27,8 @@ type srcState struct {
 	cur, prevW [4]uint64
 	targets    int32 // distinct-target estimate after the last probe
 	reconAt    int64 // last time the source was over the recon threshold
+	// reconReported is the record time of the last ReconFinding queued.
+	reconReported int64
 
 	classAt [nClassSlots]int64 // last record end per class (only classes a step refers to)
 }

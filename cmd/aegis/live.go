@@ -15,9 +15,11 @@ import (
 	"github.com/aegis-nsm/aegis/enrich"
 	"github.com/aegis-nsm/aegis/enrich/alert"
 	"github.com/aegis-nsm/aegis/enrich/candidate"
+	"github.com/aegis-nsm/aegis/enrich/correlate"
 	"github.com/aegis-nsm/aegis/enrich/livejoin"
 	"github.com/aegis-nsm/aegis/ingest/idsfollow"
 	"github.com/aegis-nsm/aegis/llm"
+	"github.com/aegis-nsm/aegis/rules"
 	"github.com/aegis-nsm/aegis/schemas"
 	"github.com/aegis-nsm/aegis/schemas/communityid"
 )
@@ -34,6 +36,7 @@ type packetRunner interface {
 type ruleEvaluator interface {
 	ObserveIDS(f *schemas.IDSFlow)
 	Evaluate(rec *schemas.Record) []schemas.RuleHit
+	TakeReconFindings() []rules.ReconFinding
 }
 
 // live is 'aegis run': the stages in their order, wired in one place.
@@ -233,12 +236,30 @@ func (l *live) logSummary() {
 func (l *live) idsRecord(r idsfollow.Record) error {
 	l.stats.idsRecords.Add(1)
 	l.rules.ObserveIDS(r.Flow)
+	l.publishRecon()
 	if l.selector.IDS(r.Flow) != candidate.Selected {
 		r.Done(nil)
 		return nil
 	}
 	l.stats.idsSelected.Add(1)
 	return l.joiner.AddIDS(context.Background(), livejoin.Item{IDS: r.Flow, Done: r.Done})
+}
+
+// publishRecon publishes the reconnaissance findings of the rules engine
+// (a source crossing the scanning threshold) as recon records, so that
+// `aegis correlate` sees a scan at this sensor. A finding lost in a crash
+// is not published again: the counters restart with the process.
+func (l *live) publishRecon() {
+	for _, f := range l.rules.TakeReconFindings() {
+		msg, err := correlate.ReconMessage(l.cfg.Sensor, f, nil)
+		if err != nil {
+			l.log.Warn("recon record", "err", err)
+			continue
+		}
+		if err := l.alerts.Publish(context.Background(), msg); err != nil {
+			l.log.Warn("publishing a recon record", "source", msg.SourceIP, "err", err)
+		}
+	}
 }
 
 // dispatch hands a batch of packets to the shards.

@@ -37,6 +37,7 @@ Usage:
   aegis run --config aegis.yaml [--log-format json|text]
   aegis check-config aegis.yaml
   aegis rules check|test|list DIR
+  aegis correlate --config correlate.yaml
   aegis eval [--seed N] [--scale N]
   aegis synth --out DIR [--seed N] [--packets N]
   aegis version
@@ -53,6 +54,8 @@ Commands:
   check-config
             validate aegis.yaml (and the rules it names) without starting
   rules     check rule files, run their test cases, list the loaded rules
+  correlate the cluster-wide view: a Kafka consumer group over every
+            sensor's detections that publishes cross-sensor campaigns
   eval      generate labelled traffic and print per-class precision and
             recall, the confusion matrix and route accuracy
   synth     write labelled synthetic traffic (pcap, Zeek conn.log and
@@ -84,6 +87,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runCheckConfig(args[1:], stdout, stderr)
 	case "rules":
 		return runRules(args[1:], stdout, stderr)
+	case "correlate":
+		return runCorrelate(ctx, args[1:], stdout, stderr)
 	case "eval":
 		return runEval(ctx, args[1:], stdout, stderr)
 	case "synth":

@@ -40,3 +40,7 @@ func (r *ruleStage) ObserveIDS(f *schemas.IDSFlow) { r.engine.ObserveIDS(f) }
 
 // Evaluate returns the rule hits on rec.
 func (r *ruleStage) Evaluate(rec *schemas.Record) []schemas.RuleHit { return r.engine.Evaluate(rec) }
+
+// TakeReconFindings returns the sources that crossed the scanning
+// threshold since the last call.
+func (r *ruleStage) TakeReconFindings() []rules.ReconFinding { return r.engine.TakeReconFindings() }
