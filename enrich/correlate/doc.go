@@ -46,5 +46,6 @@
 // time, a member that re-reads a partition from Lookback before its
 // committed offset rebuilds exactly the campaigns the previous owner had,
 // and publishes the same versions from the committed offset on: see
-// Service for rebalances, look-back and commits, and README.md for sizing.
+// Service for rebalances, look-back and commits, and the repository README
+// ("Many sensors, one picture") for sizing.
 package correlate
