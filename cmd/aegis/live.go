@@ -2,9 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/aegis-nsm/aegis/enrich/coupling"
+	"github.com/aegis-nsm/aegis/enrich/sink"
 	"log/slog"
+	"net/netip"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -57,7 +61,11 @@ type live struct {
 	rules    ruleEvaluator
 	alerts   *alert.Pipeline
 	llm      *llm.Stage // the reasoning pass; nil in tests that do not need it
-	hasher   communityid.Hasher
+	coupling *coupling.Detector
+	// lastFindings is the record time the coupling findings were last
+	// asked for (join goroutine only).
+	lastFindings int64
+	hasher       communityid.Hasher
 
 	shards []*liveShard
 	clock  atomic.Int64 // packet clock: newest packet time dispatched
@@ -237,6 +245,12 @@ func (l *live) idsRecord(r idsfollow.Record) error {
 	l.stats.idsRecords.Add(1)
 	l.rules.ObserveIDS(r.Flow)
 	l.publishRecon()
+	if l.coupling != nil && !r.Flow.Interim && r.Flow.Orig.IsValid() {
+		// Every connection a host starts is a possible action of an agent.
+		l.coupling.ObserveAction(coupling.Action{Host: r.Flow.Orig.Addr(), Time: r.Flow.Start,
+			Kind: coupling.ActionConnect, UID: r.Flow.UID, CommunityID: r.Flow.CommunityID,
+			Service: r.Flow.Service, DstPort: r.Flow.Resp.Port(), FlowKey: enrich.FlowKeyString(enrich.IDSTuple(r.Flow))})
+	}
 	if l.selector.IDS(r.Flow) != candidate.Selected {
 		r.Done(nil)
 		return nil
@@ -413,7 +427,66 @@ func (l *live) joined(r livejoin.Result) error {
 	if l.llm != nil && rec.Event.Kind == "alert" {
 		l.llm.Submit(&rec) // never blocks; reads rec and keeps a copy
 	}
+	l.observeCoupling(f, &rec)
 	return nil
+}
+
+// observeCoupling feeds the coupling detector the model answers of an LLM
+// stream and the command writes of an interactive session, and every 10 s
+// of record time publishes the hosts found coupled.
+func (l *live) observeCoupling(f *flowtable.Flow, rec *schemas.Record) {
+	d := l.coupling
+	if d == nil {
+		return
+	}
+	host, err := netip.ParseAddr(rec.Source.IP)
+	if err != nil {
+		return
+	}
+	ex := d.Config().Extract
+	client := coupling.Detail{Times: f.Orig.Times, Sizes: f.Orig.Sizes, Trimmed: f.Orig.PayloadPackets > int64(len(f.Orig.Times))}
+	server := coupling.Detail{Times: f.Resp.Times, Sizes: f.Resp.Sizes, Trimmed: f.Resp.PayloadPackets > int64(len(f.Resp.Times))}
+	ids := rec.Aegis.IDS
+	uid := ""
+	if ids != nil {
+		uid = ids.UID
+	}
+	switch rec.Aegis.Class {
+	case schemas.ClassLLMStream:
+		for _, a := range ex.Answers(client, server) {
+			d.ObserveStream(coupling.Stream{Host: host, Start: a.Start, End: a.End, RecordID: rec.Event.ID, UID: uid,
+				CommunityID: rec.Network.CommunityID, FlowKey: rec.Aegis.FlowKey, Route: rec.Aegis.Route.Name})
+		}
+	case schemas.ClassAgentShell, schemas.ClassHandoff, schemas.ClassHumanInteractive:
+		in, out := client, server
+		if rec.Aegis.Cadence.Session.CommandSide == "server" {
+			in, out = server, client
+		}
+		for _, t := range ex.Commands(in, out) {
+			d.ObserveAction(coupling.Action{Host: host, Time: t, Kind: coupling.ActionCommand, RecordID: rec.Event.ID,
+				UID: uid, CommunityID: rec.Network.CommunityID, FlowKey: rec.Aegis.FlowKey, Service: rec.Network.Protocol,
+				DstPort: rec.Destination.Port, Class: rec.Aegis.Class})
+		}
+	}
+	if now := f.Last; now-l.lastFindings >= int64(10*time.Second) {
+		l.lastFindings = now
+		l.publishCouplings(now)
+	}
+}
+
+// publishCouplings publishes the coupling findings as of record time now.
+func (l *live) publishCouplings(now int64) {
+	for _, c := range l.coupling.Findings(now) {
+		value, err := json.Marshal(c)
+		if err != nil {
+			l.log.Warn("coupling record", "err", err)
+			continue
+		}
+		msg := sink.Message{Kind: sink.KindCoupling, Value: value, SourceIP: c.Source.IP, Severity: c.Aegis.Severity, ID: c.Event.ID}
+		if err := l.alerts.Publish(context.Background(), msg); err != nil {
+			l.log.Warn("publishing a coupling record", "source", c.Source.IP, "err", err)
+		}
+	}
 }
 
 // flowSummary is the record-facing summary of a finished flow.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/aegis-nsm/aegis/enrich/coupling"
 	"github.com/aegis-nsm/aegis/enrich/sink"
 	"github.com/aegis-nsm/aegis/ingest/afpacket"
 	"github.com/aegis-nsm/aegis/ingest/pcapdir"
@@ -203,6 +204,9 @@ func startDaemon(ctx context.Context, cfg *runConfig, log *slog.Logger, stdout i
 	d.pcap, d.afp = packets.pcap, packets.afp
 	d.closers = append(d.closers, packets.close)
 	if d.live, err = newLive(cfg, log, d.follow, packets.run, d.rules, alerts, analyzer, packets.backfill); err != nil {
+		return nil, err
+	}
+	if d.live.coupling, err = coupling.New(cfg.Coupling, coupling.WithLogger(log)); err != nil {
 		return nil, err
 	}
 	lcfg := cfg.LLM

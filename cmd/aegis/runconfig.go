@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/aegis-nsm/aegis/enrich/coupling"
 	"io"
 	"os"
 	"strings"
@@ -48,6 +49,7 @@ type runConfig struct {
 	Outputs    outputsConfig    `yaml:"outputs"`
 	Metrics    metricsConfig    `yaml:"metrics"`
 	LLM        llm.Config       `yaml:"llm"`
+	Coupling   coupling.Config  `yaml:"coupling"`
 	// QuietAdvance is how long the capture must be silent before the
 	// packet clock follows the wall clock (so idle flows still end).
 	QuietAdvance time.Duration `yaml:"quiet_advance"`
@@ -73,6 +75,7 @@ func defaultRunConfig() runConfig {
 		Outputs:         defaultOutputsConfig(),
 		Metrics:         defaultMetricsConfig(),
 		LLM:             llm.DefaultConfig(),
+		Coupling:        coupling.DefaultConfig(),
 		QuietAdvance:    2 * time.Second,
 		ShutdownTimeout: 30 * time.Second,
 	}
@@ -229,6 +232,9 @@ func (c *runConfig) validate() error {
 	}
 	if err := c.Alerts.Validate(c.Outputs.names()); err != nil {
 		return err
+	}
+	if err := c.Coupling.Validate(); err != nil {
+		return fmt.Errorf("coupling: %w", err)
 	}
 	if err := c.LLM.Validate(); err != nil {
 		return fmt.Errorf("llm: %w", err)
