@@ -98,8 +98,23 @@ type Decoder struct {
 	utf     []byte          // UTF-8 repair
 	badUTF8 bool            // the event had invalid UTF-8 (repaired)
 	cidBuf  []byte          // a computed community_id
-	fl      schemas.IDSFlow // the flow event decoded last
+	fl      schemas.IDSFlow // the flow event decoded last, unless out is elsewhere
 	ctxRec  ContextRecord   // the context record decoded last
+
+	// out is where a flow event is decoded: &fl, or, in the readers, the
+	// slot of the collected flows it goes to (so it is written once, not
+	// built here and copied).
+	out *schemas.IDSFlow
+	// arena, when set (by the readers), holds the strings the records
+	// keep: one allocation per block of them, not one per string.
+	arena *logscan.Strings
+
+	// A run of events of one type is counted in evRun and added to
+	// stats.Events when the type changes or Stats is called: two map
+	// operations a line were a cost of their own.
+	evType string // the event type counted last ("" for none)
+	evKey  string // the stats.Events key it was counted under
+	evRun  int64  // events of evType since, not yet in stats.Events
 }
 
 // NewDecoder returns a Decoder for the file named file (the name only
@@ -114,7 +129,9 @@ func NewDecoder(file string, cfg Config) (*Decoder, error) {
 
 // newDecoder is NewDecoder for a cfg that is valid and has its defaults.
 func newDecoder(file string, cfg Config) *Decoder {
-	return &Decoder{file: file, cfg: cfg}
+	d := &Decoder{file: file, cfg: cfg}
+	d.out = &d.fl
+	return d
 }
 
 // File returns the file name the Decoder was made for.
@@ -128,7 +145,28 @@ func (d *Decoder) Line() int64 { return d.line }
 func (d *Decoder) SetLine(n int64) { d.line = n }
 
 // Stats returns a snapshot of the counters so far.
-func (d *Decoder) Stats() Stats { return d.stats.clone() }
+func (d *Decoder) Stats() Stats {
+	d.flushEvents()
+	return d.stats.clone()
+}
+
+// countEvent counts one event of type t in Stats.Events.
+func (d *Decoder) countEvent(t string) {
+	if t == d.evType && d.evKey != "" {
+		d.evRun++
+		return
+	}
+	d.flushEvents()
+	d.evType, d.evKey = t, d.stats.countEvent(t)
+}
+
+// flushEvents adds the pending run of events to stats.Events.
+func (d *Decoder) flushEvents() {
+	if d.evRun > 0 {
+		d.stats.Events[d.evKey] += d.evRun
+		d.evRun = 0
+	}
+}
 
 // Decode decodes one line. The line may end in "\n" or "\r\n"; it is only
 // read during the call, so the caller may reuse its buffer. A malformed
@@ -141,7 +179,7 @@ func (d *Decoder) Decode(line []byte) (Result, error) {
 	}
 	switch kind {
 	case KindFlow:
-		return Result{Kind: KindFlow, Flow: d.fl, EventType: eventType}, nil
+		return Result{Kind: KindFlow, Flow: *d.out, EventType: eventType}, nil
 	case KindContext:
 		return Result{Kind: KindContext, Context: d.ctxRec, EventType: eventType}, nil
 	}
@@ -149,7 +187,7 @@ func (d *Decoder) Decode(line []byte) (Result, error) {
 }
 
 // decodeLine is Decode without building a Result (a large struct, copied
-// at every return): a flow event is left in d.fl and a context record in
+// at every return): a flow event is left in *d.out and a context record in
 // d.ctxRec, until the next line. It returns the kind and event type.
 func (d *Decoder) decodeLine(line []byte) (Kind, string, *LineError) {
 	d.line++
@@ -168,7 +206,7 @@ func (d *Decoder) decodeLine(line []byte) (Kind, string, *LineError) {
 	if d.badUTF8 {
 		d.stats.InvalidUTF8++
 	}
-	d.stats.countEvent(eventType)
+	d.countEvent(eventType)
 	switch kind {
 	case KindFlow:
 		d.stats.Flows++

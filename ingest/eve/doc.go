@@ -56,5 +56,9 @@
 // call from several goroutines. Decoding a flow event allocates only the
 // community_id string (logged or computed), plus the Raw copy with
 // KeepRaw; small repeated strings (event types, app_proto, flow.state,
-// alert category and action) are interned per Decoder.
+// alert category and action) are interned per Decoder. The readers go
+// further: they decode each flow event in place into the slice they
+// return, and copy the strings they keep into shared 64 KiB blocks
+// (logscan.Strings), so a whole file costs a handful of allocations, not
+// one per record.
 package eve

@@ -1,6 +1,10 @@
 package eve
 
-import "github.com/aegis-nsm/aegis/ingest/logscan"
+import (
+	"math/bits"
+
+	"github.com/aegis-nsm/aegis/ingest/logscan"
+)
 
 // slot names a field of an EVE event that the decoder reads.
 type slot uint8
@@ -156,12 +160,223 @@ func flowSlot(key []byte) slot {
 
 // event holds the fields of one line, as raw JSON values aliasing it.
 type event struct {
-	v [numSlots]logscan.JSONValue
+	v   [numSlots]logscan.JSONValue
+	set uint64 // the slots put since the last reset, one bit each
+}
+
+// The slots must fit event.set.
+var _ [64 - numSlots]struct{}
+
+// put sets slot sl to v.
+func (e *event) put(sl slot, v logscan.JSONValue) {
+	e.v[sl] = v
+	e.set |= 1 << sl
+}
+
+// reset empties the slots put since the last reset (a line sets a few of
+// the slots; clearing them all was a cost of its own).
+func (e *event) reset() {
+	for m := e.set; m != 0; m &= m - 1 {
+		e.v[bits.TrailingZeros64(m)] = logscan.JSONValue{}
+	}
+	e.set = 0
 }
 
 // scan reads one EVE line into d.ev, validating all of it.
 func (d *Decoder) scan(line []byte) error {
-	d.ev = event{}
+	if d.scanFast(line) {
+		return nil
+	}
+	return d.scanSlow(line)
+}
+
+// scanFast is scan for a line it can take in one flat pass, which is
+// every valid line: it reports false for a line that is not valid JSON,
+// and scanSlow then finds the error (and may reset and fill d.ev again).
+func (d *Decoder) scanFast(line []byte) bool {
+	ev := &d.ev
+	ev.reset()
+	i := logscan.SkipJSONSpace(line, 0)
+	if i >= len(line) || line[i] != '{' {
+		return false
+	}
+	i = logscan.SkipJSONSpace(line, i+1)
+	if i < len(line) && line[i] == '}' {
+		return logscan.SkipJSONSpace(line, i+1) == len(line)
+	}
+	for {
+		if i >= len(line) || line[i] != '"' { // white space is looked for where it is not this
+			if i = logscan.SkipJSONSpace(line, i); i >= len(line) || line[i] != '"' {
+				return false
+			}
+		}
+		e, esc, ok := logscan.JSONStringStop(line, i+1), false, true
+		if e < 0 || line[e] != '"' { // an escape, a control character or the line's last bytes
+			if e < 0 {
+				e = -1 - e
+			}
+			if e, esc, ok = logscan.ScanJSONString(line, e); !ok {
+				return false
+			}
+		}
+		key := line[i+1 : e]
+		if e+1 < len(line) && line[e+1] == ':' {
+			i = e + 2
+		} else if i = logscan.SkipJSONSpace(line, e+1); i < len(line) && line[i] == ':' {
+			i++
+		} else {
+			return false
+		}
+		i = logscan.SkipJSONSpace(line, i)
+		sl, sub := slotNone, subNone
+		if !esc { // Suricata never escapes its keys
+			sl, sub = topKey(key)
+		}
+		switch {
+		case sub != subNone && i < len(line) && line[i] == '{':
+			if i, ok = d.scanObjectFast(line, i, sub); !ok {
+				return false
+			}
+		case sl != slotNone:
+			var v logscan.JSONValue
+			if v, i, ok = logscan.ScanJSONValue(line, i, 1); !ok {
+				return false
+			}
+			ev.put(sl, v)
+		default:
+			if i, ok = logscan.SkipJSONValue(line, i, 1); !ok {
+				return false
+			}
+		}
+		if i = logscan.SkipJSONSpace(line, i); i >= len(line) {
+			return false
+		}
+		switch line[i] {
+		case ',':
+			i++
+		case '}':
+			return logscan.SkipJSONSpace(line, i+1) == len(line)
+		default:
+			return false
+		}
+	}
+}
+
+// scanObjectFast is scanObject for scanFast: it reads the members of the
+// nested object whose '{' is at line[i] into slots and returns the index
+// after its '}'.
+func (d *Decoder) scanObjectFast(line []byte, i int, sub subObject) (int, bool) {
+	i = logscan.SkipJSONSpace(line, i+1)
+	if i < len(line) && line[i] == '}' {
+		return i + 1, true
+	}
+	for {
+		if i >= len(line) || line[i] != '"' { // white space is looked for where it is not this
+			if i = logscan.SkipJSONSpace(line, i); i >= len(line) || line[i] != '"' {
+				return i, false
+			}
+		}
+		e, esc, ok := logscan.JSONStringStop(line, i+1), false, true
+		if e < 0 || line[e] != '"' { // an escape, a control character or the line's last bytes
+			if e < 0 {
+				e = -1 - e
+			}
+			if e, esc, ok = logscan.ScanJSONString(line, e); !ok {
+				return i, false
+			}
+		}
+		key := line[i+1 : e]
+		if e+1 < len(line) && line[e+1] == ':' {
+			i = e + 2
+		} else if i = logscan.SkipJSONSpace(line, e+1); i < len(line) && line[i] == ':' {
+			i++
+		} else {
+			return i, false
+		}
+		i = logscan.SkipJSONSpace(line, i)
+		sl := slotNone
+		if !esc {
+			sl = sub.slot(key)
+		}
+		if sl != slotNone {
+			var v logscan.JSONValue
+			if v, i, ok = logscan.ScanJSONValue(line, i, 2); !ok {
+				return i, false
+			}
+			d.ev.put(sl, v)
+		} else if i, ok = logscan.SkipJSONValue(line, i, 2); !ok {
+			return i, false
+		}
+		if i = logscan.SkipJSONSpace(line, i); i >= len(line) {
+			return i, false
+		}
+		switch line[i] {
+		case ',':
+			i++
+		case '}':
+			return i + 1, true
+		default:
+			return i, false
+		}
+	}
+}
+
+// subObject names a nested object whose members the decoder reads.
+type subObject uint8
+
+const (
+	subNone subObject = iota
+	subFlow
+	subTLS
+	subQUIC
+	subSSH
+	subHTTP
+	subAlert
+)
+
+// slot maps a member of the nested object to its slot.
+func (o subObject) slot(key []byte) slot {
+	switch o {
+	case subFlow:
+		return flowSlot(key)
+	case subTLS:
+		return tlsSlot(key)
+	case subQUIC:
+		return quicSlot(key)
+	case subSSH:
+		return sshSlot(key)
+	case subHTTP:
+		return httpSlot(key)
+	case subAlert:
+		return alertSlot(key)
+	}
+	return slotNone
+}
+
+// topKey maps a top-level key to its slot, or to the nested object whose
+// members are read when its value is an object.
+func topKey(key []byte) (slot, subObject) {
+	switch string(key) {
+	case "flow":
+		return slotNone, subFlow
+	case "tls":
+		return slotNone, subTLS
+	case "quic":
+		return slotNone, subQUIC
+	case "ssh":
+		return slotNone, subSSH
+	case "http":
+		return slotNone, subHTTP
+	case "alert":
+		return slotNone, subAlert
+	}
+	return topSlot(key), subNone
+}
+
+// scanSlow is scan with JSONScanner, member by member: it finds the error
+// of a line scanFast rejected.
+func (d *Decoder) scanSlow(line []byte) error {
+	d.ev.reset()
 	s := &d.js
 	s.Reset(line)
 	if err := s.OpenObject(); err != nil {
@@ -207,7 +422,7 @@ func (d *Decoder) scan(line []byte) error {
 			return err
 		}
 		if sl := topSlot(key.Raw); sl != slotNone {
-			d.ev.v[sl] = v
+			d.ev.put(sl, v)
 		}
 	}
 	return s.Finish()
@@ -295,7 +510,7 @@ func (d *Decoder) scanObject(slotOf func([]byte) slot) error {
 	return d.js.Members(1, func(key, v logscan.JSONValue) {
 		if !key.Esc {
 			if sl := slotOf(key.Raw); sl != slotNone {
-				d.ev.v[sl] = v
+				d.ev.put(sl, v)
 			}
 		}
 	})

@@ -3,7 +3,6 @@ package eve
 import (
 	"bytes"
 	"net/netip"
-	"unicode/utf8"
 
 	"github.com/aegis-nsm/aegis/schemas/communityid"
 
@@ -11,7 +10,7 @@ import (
 	"github.com/aegis-nsm/aegis/schemas"
 )
 
-// decode decodes one non-blank line: a flow event into d.fl, a context
+// decode decodes one non-blank line: a flow event into *d.out, a context
 // event into d.ctxRec. It returns the kind and the event type.
 func (d *Decoder) decode(line []byte) (Kind, string, *LineError) {
 	if err := d.scan(line); err != nil {
@@ -30,11 +29,11 @@ func (d *Decoder) decode(line []byte) (Kind, string, *LineError) {
 	eventType := d.intern.Intern(d.plain(et))
 	switch eventType {
 	case "flow":
-		if err := d.flow(&d.fl); err != nil {
+		if err := d.flow(d.out); err != nil {
 			return KindBlank, "", err
 		}
 		if d.cfg.KeepRaw {
-			d.fl.Raw = bytes.Clone(line)
+			d.out.Raw = bytes.Clone(line)
 		}
 		return KindFlow, eventType, nil
 	case "tls", "quic", "ssh", "http", "alert":
@@ -185,7 +184,7 @@ func (d *Decoder) flow(f *schemas.IDSFlow) *LineError {
 	}
 	if f.CommunityID == "" && d.cfg.ComputeCommunityID && f.Proto != 0 {
 		d.cidBuf = communityid.Hasher{Seed: d.cfg.CommunityIDSeed}.AppendID(d.cidBuf[:0], communityid.TupleOf(f.Orig, f.Resp, f.Proto))
-		f.CommunityID = string(d.cidBuf)
+		f.CommunityID = d.keepString(d.cidBuf)
 		d.stats.CommunityIDComputed++
 	}
 	f.Tunnelled = ev.v[slotTunnel].Kind == logscan.JSONObject
@@ -412,9 +411,18 @@ func (d *Decoder) str(sl slot, intern bool) (string, *LineError) {
 		if intern {
 			return d.intern.Intern(b), nil
 		}
-		return string(b), nil
+		return d.keepString(b), nil
 	}
 	return "", d.lineError(slotNames[sl], ReasonBadValue, v.Raw, errorf("not a string"))
+}
+
+// keepString returns b as a string for a record to keep: from the arena
+// in the readers, else a string of its own.
+func (d *Decoder) keepString(b []byte) string {
+	if d.arena != nil {
+		return d.arena.String(b)
+	}
+	return string(b)
 }
 
 // text returns b, or, when b is not valid UTF-8, a copy with each invalid
@@ -422,7 +430,7 @@ func (d *Decoder) str(sl slot, intern bool) (string, *LineError) {
 // Stats.InvalidUTF8 and kept. (The JSON scanner passes invalid UTF-8 in
 // strings through, and so does Suricata for some app-layer fields.)
 func (d *Decoder) text(b []byte) []byte {
-	if utf8.Valid(b) {
+	if logscan.ValidUTF8(b) {
 		return b
 	}
 	d.badUTF8 = true

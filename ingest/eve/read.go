@@ -66,6 +66,7 @@ type collector struct {
 	flows logscan.Chunks[schemas.IDSFlow]
 	ctx   []flowctx.Record[uint64] // flow context by flow_id
 	stats Stats
+	arena logscan.Strings // the records' strings, for all the files
 }
 
 func newCollector(cfg Config) (*collector, error) {
@@ -80,6 +81,7 @@ func newCollector(cfg Config) (*collector, error) {
 // read decodes one file or stream with a Decoder of its own.
 func (c *collector) read(r io.Reader, name string) error {
 	c.d = newDecoder(name, c.cfg)
+	c.d.arena = &c.arena
 	defer func() { c.stats.Add(c.d.Stats()) }()
 	return c.fr.ReadLines(r, name, c)
 }
@@ -87,13 +89,15 @@ func (c *collector) read(r io.Reader, name string) error {
 // DecodeLine decodes a line of the file being read and keeps its flow or
 // SNI record.
 func (c *collector) DecodeLine(line []byte) error {
+	c.d.out = c.flows.Spare() // a flow event is decoded in place
 	kind, _, err := c.d.decodeLine(line)
 	if err != nil {
 		return err
 	}
 	switch kind {
 	case KindFlow:
-		*c.flows.Next() = c.d.fl
+		c.flows.Commit()
+		c.d.out = &c.d.fl // the slot is the record's now
 	case KindContext:
 		c.ctx = append(c.ctx, flowctx.Record[uint64]{Key: c.d.ctxRec.FlowID, Fields: c.d.ctxRec.Fields})
 	}
@@ -106,6 +110,11 @@ func (c *collector) SkipLine() { c.d.countLineTooLong() }
 // finish attaches the context by flow_id and returns the flows and the
 // stats, with err.
 func (c *collector) finish(err error) ([]schemas.IDSFlow, Stats, error) {
+	if c.d != nil {
+		// The spare slot may hold a flow event that was rejected after
+		// it was begun: let its strings go.
+		*c.d.out = schemas.IDSFlow{}
+	}
 	flows := c.flows.All()
 	j := flowctx.Attach(flows, flowID, c.ctx)
 	c.stats.ContextMatched += j.Matched

@@ -116,6 +116,12 @@ const maxEventTypes = 256
 // after the first 256 distinct ones.
 const OtherEventTypes = "(other)"
 
-func (s *Stats) countEvent(t string) {
-	s.Events.IncBounded(t, maxEventTypes, OtherEventTypes)
+// countEvent counts one event of type t and returns the key it counted it
+// under (t, or OtherEventTypes).
+func (s *Stats) countEvent(t string) string {
+	if _, ok := s.Events[t]; !ok && len(s.Events) >= maxEventTypes {
+		t = OtherEventTypes
+	}
+	s.Events.Inc(t)
+	return t
 }

@@ -75,6 +75,28 @@ func (c *Chunks[T]) Next() *T {
 	return &c.cur[len(c.cur)-1]
 }
 
+// Spare returns a pointer to the slot the next Commit adds, for the
+// caller to fill in place (a decoder writes its record straight there: no
+// copy). Until Commit, the slot is not one of the values; calls to Spare
+// without a Commit between them return the same slot. The pointer is
+// valid until the next call to All.
+func (c *Chunks[T]) Spare() *T {
+	if len(c.cur) == cap(c.cur) {
+		if c.cur != nil {
+			c.done = append(c.done, c.cur)
+		}
+		c.cur = make([]T, 0, chunkLen)
+	}
+	return &c.cur[:len(c.cur)+1][len(c.cur)]
+}
+
+// Commit adds the value in the slot of the last Spare call. Call it only
+// after Spare.
+func (c *Chunks[T]) Commit() {
+	c.cur = c.cur[:len(c.cur)+1]
+	c.n++
+}
+
 // Len returns the number of values appended.
 func (c *Chunks[T]) Len() int { return c.n }
 

@@ -43,3 +43,32 @@ func TestChunksReserve(t *testing.T) {
 		t.Fatalf("estimate %d", n)
 	}
 }
+
+func TestChunksSpare(t *testing.T) {
+	for _, reserve := range []int{0, 10} {
+		var c Chunks[int]
+		c.Reserve(reserve)
+		want := []int{}
+		for i := range 3*chunkLen + 5 {
+			p := c.Spare()
+			*p = -1 // a line that is then rejected
+			if c.Spare() != p {
+				t.Fatal("Spare moved without Commit")
+			}
+			*p = i
+			if i%3 != 0 {
+				c.Commit()
+				want = append(want, i)
+			}
+		}
+		all := c.All()
+		if len(all) != len(want) {
+			t.Fatalf("%d values, want %d", len(all), len(want))
+		}
+		for i := range all {
+			if all[i] != want[i] {
+				t.Fatalf("value %d is %d, want %d", i, all[i], want[i])
+			}
+		}
+	}
+}

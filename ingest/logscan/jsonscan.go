@@ -233,7 +233,38 @@ func (s *JSONScanner) Value(depth int) (JSONValue, error) {
 	switch {
 	case c == '"':
 		return s.str()
-	case c == '{':
+	case c == '{' || c == '[':
+		// The flat fast path; the walk below only runs to find the
+		// error of a value it rejects.
+		if end, ok := SkipJSONValue(s.data, start, depth); ok {
+			s.pos = end
+			if c == '{' {
+				return JSONValue{Kind: JSONObject, Raw: s.data[start:end]}, nil
+			}
+			return JSONValue{Kind: JSONArray, Raw: s.data[start:end]}, nil
+		}
+		return s.valueSlow(depth)
+	case c == '-' || (c >= '0' && c <= '9'):
+		return s.number()
+	case c == 't':
+		return s.literal("true", JSONTrue)
+	case c == 'f':
+		return s.literal("false", JSONFalse)
+	case c == 'n':
+		return s.literal("null", JSONNull)
+	}
+	return JSONValue{}, s.syntaxOrEnd()
+}
+
+// valueSlow is Value without the fast path, walking objects and arrays
+// member by member, recursively: the path that finds the error of a value
+// SkipJSONValue rejected (it never retries the fast path, so a bad line
+// costs one more pass, not one per level of nesting).
+func (s *JSONScanner) valueSlow(depth int) (JSONValue, error) {
+	c := s.Peek()
+	start := s.pos
+	switch c {
+	case '{':
 		if depth >= maxJSONDepth {
 			return JSONValue{}, errJSONDepth
 		}
@@ -246,12 +277,12 @@ func (s *JSONScanner) Value(depth int) (JSONValue, error) {
 			if !ok {
 				break
 			}
-			if _, err := s.Value(depth + 1); err != nil {
+			if _, err := s.valueSlow(depth + 1); err != nil {
 				return JSONValue{}, err
 			}
 		}
 		return JSONValue{Kind: JSONObject, Raw: s.data[start:s.pos]}, nil
-	case c == '[':
+	case '[':
 		if depth >= maxJSONDepth {
 			return JSONValue{}, errJSONDepth
 		}
@@ -263,7 +294,7 @@ func (s *JSONScanner) Value(depth int) (JSONValue, error) {
 			return JSONValue{Kind: JSONArray, Raw: s.data[start:s.pos]}, nil
 		}
 		for {
-			if _, err := s.Value(depth + 1); err != nil {
+			if _, err := s.valueSlow(depth + 1); err != nil {
 				return JSONValue{}, err
 			}
 			switch s.Peek() {
@@ -276,16 +307,8 @@ func (s *JSONScanner) Value(depth int) (JSONValue, error) {
 				return JSONValue{}, s.syntaxOrEnd()
 			}
 		}
-	case c == '-' || (c >= '0' && c <= '9'):
-		return s.number()
-	case c == 't':
-		return s.literal("true", JSONTrue)
-	case c == 'f':
-		return s.literal("false", JSONFalse)
-	case c == 'n':
-		return s.literal("null", JSONNull)
 	}
-	return JSONValue{}, s.syntaxOrEnd()
+	return s.Value(depth) // a scalar
 }
 
 func (s *JSONScanner) literal(word string, kind JSONKind) (JSONValue, error) {
@@ -331,6 +354,17 @@ func specialIn8(x uint64) bool {
 
 // str scans a string starting at its opening quote.
 func (s *JSONScanner) str() (JSONValue, error) {
+	if e, esc, ok := ScanJSONString(s.data, s.pos+1); ok {
+		v := JSONValue{Kind: JSONString, Esc: esc, Raw: s.data[s.pos+1 : e]}
+		s.pos = e + 1
+		return v, nil
+	}
+	return s.strSlow()
+}
+
+// strSlow is str for a string that ScanJSONString rejected: it finds the
+// fault and returns its error.
+func (s *JSONScanner) strSlow() (JSONValue, error) {
 	d := s.data
 	start := s.pos + 1 // after the opening quote
 	i := start

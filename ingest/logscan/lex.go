@@ -6,8 +6,11 @@ package logscan
 // "+0000", "+00:00") and IP addresses.
 
 import (
+	"encoding/binary"
 	"math"
+	"math/bits"
 	"net/netip"
+	"unicode/utf8"
 )
 
 // ParseUint parses a non-empty run of ASCII digits (no sign) as a
@@ -38,6 +41,15 @@ func ParseUint64(b []byte) (uint64, bool) {
 		return 0, false
 	}
 	var n uint64
+	if len(b) < 20 { // at most 19 digits: below 10^19, no overflow to check
+		for _, c := range b {
+			if c-'0' > 9 {
+				return 0, false
+			}
+			n = n*10 + uint64(c-'0')
+		}
+		return n, true
+	}
 	for _, c := range b {
 		if c < '0' || c > '9' {
 			return 0, false
@@ -72,6 +84,65 @@ const MaxWholeSeconds = (math.MaxInt64 - 999_999_999) / 1_000_000_000
 // number's, except that "5." is accepted. It reports false for anything
 // else and for values whose nanoseconds overflow an int64.
 func ParseSecondsNanos(b []byte, allowNeg bool) (int64, bool) {
+	if ns, ok := secondsNanosPlain(b); ok {
+		return ns, true
+	}
+	return secondsNanos(b, allowNeg)
+}
+
+// secondsNanosPlain is ParseSecondsNanos in one pass for the common form:
+// up to 18 integer digits and an optional fraction, no sign and no
+// exponent. It reports false for any other input (which secondsNanos then
+// decides).
+func secondsNanosPlain(b []byte) (int64, bool) {
+	var sec, frac int64
+	i := 0
+	if len(b) >= 8 {
+		// The first eight bytes as one word, when they are all digits.
+		if x := binary.LittleEndian.Uint64(b); digits8(x) {
+			sec, i = int64(digits8Value(x)), 8
+		}
+	}
+	for i < len(b) && i < 18 && b[i]-'0' <= 9 {
+		sec = sec*10 + int64(b[i]-'0')
+		i++
+	}
+	if i == 0 || sec > MaxWholeSeconds {
+		return 0, false
+	}
+	if i < len(b) {
+		if b[i] != '.' {
+			return 0, false
+		}
+		if k := len(b) - i - 1; k > 0 && k < 8 && len(b) >= 8 {
+			// A fraction of one to seven digits: the last eight bytes
+			// as one word, those before the fraction set to '0'.
+			low := uint64(1)<<(8*(8-k)) - 1
+			x := binary.LittleEndian.Uint64(b[len(b)-8:])&^low | 0x3030303030303030&low
+			if !digits8(x) {
+				return 0, false
+			}
+			return sec*1e9 + int64(digits8Value(x))*pow10[9-k], true
+		}
+		n := 0
+		for i++; i < len(b) && b[i]-'0' <= 9; i++ {
+			if n < 9 {
+				frac = frac*10 + int64(b[i]-'0')
+				n++
+			}
+		}
+		if i != len(b) {
+			return 0, false
+		}
+		for ; n < 9; n++ {
+			frac *= 10
+		}
+	}
+	return sec*1e9 + frac, true
+}
+
+// secondsNanos is ParseSecondsNanos for any input.
+func secondsNanos(b []byte, allowNeg bool) (int64, bool) {
 	i := 0
 	neg := false
 	if i < len(b) && b[i] == '-' {
@@ -203,21 +274,42 @@ func ParseISOTime(b []byte) (int64, bool) {
 	if len(b) < 20 || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' {
 		return 0, false
 	}
-	year, ok1 := digits(b[0:4])
-	month, ok2 := digits(b[5:7])
-	day, ok3 := digits(b[8:10])
-	hour, ok4 := digits(b[11:13])
-	minute, ok5 := digits(b[14:16])
-	second, ok6 := digits(b[17:19])
-	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) {
+	// "YYYY-MM-" and "DDTHH:MM" eight bytes at a time: the separators
+	// (checked above) are set to '0', and then every byte must be a digit.
+	const (
+		seps1 = 0xff<<32 | 0xff<<56 // the '-'s of "YYYY-MM-"
+		seps2 = 0xff<<16 | 0xff<<40 // the 'T' and ':' of "DDTHH:MM"
+		zeros = 0x3030303030303030
+	)
+	w1 := binary.LittleEndian.Uint64(b[0:8])&^seps1 | zeros&seps1
+	w2 := binary.LittleEndian.Uint64(b[8:16])&^seps2 | zeros&seps2
+	if !digits8(w1) || !digits8(w2) || b[17]-'0' > 9 || b[18]-'0' > 9 {
 		return 0, false
 	}
+	w1 -= zeros // the digits' values, one a byte
+	w2 -= zeros
+	year := int(w1&0xff)*1000 + int(w1>>8&0xff)*100 + int(w1>>16&0xff)*10 + int(w1>>24&0xff)
+	month := int(w1>>40&0xff)*10 + int(w1>>48&0xff)
+	day := int(w2&0xff)*10 + int(w2>>8&0xff)
+	hour := int(w2>>24&0xff)*10 + int(w2>>32&0xff)
+	minute := int(w2>>48&0xff)*10 + int(w2>>56)
+	second := int(b[17]-'0')*10 + int(b[18]-'0')
 	if year < minISOYear || year > maxISOYear || month < 1 || month > 12 ||
 		day < 1 || day > daysIn(month, year) || hour > 23 || minute > 59 || second > 59 {
 		return 0, false
 	}
 	rest := b[19:]
 	var frac int64
+	if len(rest) >= 9 && rest[0] == '.' {
+		// Up to seven fraction digits (Suricata writes six) from one
+		// word: the digits moved to its top, '0's below them.
+		x := binary.LittleEndian.Uint64(rest[1:9])
+		if n := bits.TrailingZeros64(nonDigits(x)) >> 3; n > 0 && n < 8 {
+			frac = int64(digits8Value(x<<(64-8*n)|0x3030303030303030>>(8*n))) * pow10[9-n]
+			rest = rest[1+n:]
+			goto zone
+		}
+	}
 	if rest[0] == '.' {
 		i, n := 1, 0
 		for ; i < len(rest) && rest[i] >= '0' && rest[i] <= '9'; i++ {
@@ -234,6 +326,7 @@ func ParseISOTime(b []byte) (int64, bool) {
 		}
 		rest = rest[i:]
 	}
+zone:
 	offset, ok := parseZone(rest)
 	if !ok {
 		return 0, false
@@ -245,9 +338,37 @@ func ParseISOTime(b []byte) (int64, bool) {
 	return secs*1e9 + frac, true
 }
 
+// pow10 holds the powers of ten up to 10^9.
+var pow10 = [10]int64{1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9}
+
+// digits8Value returns the value of the eight ASCII digits packed in x
+// (little-endian: the first digit is the low byte), in three steps of
+// pairs: digits, then pairs of them, then quads.
+func digits8Value(x uint64) uint64 {
+	x -= 0x3030303030303030
+	x = (x*10 + x>>8) & 0x00ff00ff00ff00ff
+	x = (x*100 + x>>16) & 0x0000ffff0000ffff
+	return (x*10000 + x>>32) & 0xffffffff
+}
+
+// digits8 reports whether each of the eight bytes packed in x is an ASCII
+// digit: its high nibble is 3 and its low nibble at most 9 (adding 6 to
+// it does not carry into the high nibble; no sum leaves its byte).
+func digits8(x uint64) bool {
+	const (
+		highs  = 0xf0f0f0f0f0f0f0f0
+		threes = 0x3030303030303030
+		sixes  = 0x0606060606060606
+	)
+	return x&highs == threes && (x+sixes)&highs == threes
+}
+
 // parseZone parses "Z", "+HHMM", "+HH:MM" or "+HH" (and '-') into an
 // offset east of UTC in seconds.
 func parseZone(b []byte) (int64, bool) {
+	if len(b) == 5 && b[0] == '+' && b[1] == '0' && b[2] == '0' && b[3] == '0' && b[4] == '0' {
+		return 0, true // Suricata's "+0000"
+	}
 	if len(b) == 1 && b[0] == 'Z' {
 		return 0, true
 	}
@@ -356,38 +477,45 @@ func parseAddrSlow(b []byte) (netip.Addr, bool) {
 	return a, err == nil
 }
 
-// parseIPv4 parses a dotted quad with netip's rules (no leading zeros).
-// The octets are gathered in a register, not stored byte by byte into the
-// array returned: reading that array back whole stalled the CPU.
+// parseIPv4 parses a dotted quad with netip's rules (no leading zeros):
+// four octets of one to three digits, each at most 255. The octets are
+// read digit by digit, unrolled, and gathered in a register, not stored
+// byte by byte into the array returned: reading that array back whole
+// stalled the CPU.
 func parseIPv4(b []byte) ([4]byte, bool) {
 	var acc uint32
-	val, n, pos := 0, 0, 0
-	for i, c := range b {
-		switch {
-		case c >= '0' && c <= '9':
-			if n == 1 && val == 0 {
+	i := 0
+	for k := 0; k < 4; k++ {
+		if k > 0 {
+			if i >= len(b) || b[i] != '.' {
 				return [4]byte{}, false
 			}
-			val = val*10 + int(c-'0')
-			n++
-			if val > 255 {
-				return [4]byte{}, false
-			}
-		case c == '.':
-			if n == 0 || pos == 3 || i == len(b)-1 {
-				return [4]byte{}, false
-			}
-			acc = acc<<8 | uint32(val)
-			pos++
-			val, n = 0, 0
-		default:
+			i++
+		}
+		if i >= len(b) || b[i]-'0' > 9 {
 			return [4]byte{}, false
 		}
+		v := uint32(b[i] - '0')
+		i++
+		if i < len(b) && b[i]-'0' <= 9 {
+			if v == 0 { // a leading zero
+				return [4]byte{}, false
+			}
+			v = v*10 + uint32(b[i]-'0')
+			i++
+			if i < len(b) && b[i]-'0' <= 9 {
+				v = v*10 + uint32(b[i]-'0')
+				i++
+				if v > 255 {
+					return [4]byte{}, false
+				}
+			}
+		}
+		acc = acc<<8 | v
 	}
-	if pos != 3 || n == 0 {
+	if i != len(b) {
 		return [4]byte{}, false
 	}
-	acc = acc<<8 | uint32(val)
 	return [4]byte{byte(acc >> 24), byte(acc >> 16), byte(acc >> 8), byte(acc)}, true
 }
 
@@ -483,4 +611,25 @@ func HexDigit(c byte) (byte, bool) {
 		return c - 'A' + 10, true
 	}
 	return 0, false
+}
+
+// ValidUTF8 is utf8.Valid with a fast path for the short ASCII strings of
+// log fields (eight bytes at a time, no call).
+func ValidUTF8(b []byte) bool {
+	var acc uint64
+	if len(b) >= 8 {
+		i := 0
+		for ; i+8 <= len(b); i += 8 {
+			acc |= binary.LittleEndian.Uint64(b[i:])
+		}
+		acc |= binary.LittleEndian.Uint64(b[len(b)-8:]) // the tail, overlapping
+	} else {
+		for _, c := range b {
+			acc |= uint64(c)
+		}
+	}
+	if acc&0x8080808080808080 == 0 {
+		return true
+	}
+	return utf8.Valid(b)
 }

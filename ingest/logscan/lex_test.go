@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func TestParseUint(t *testing.T) {
@@ -88,11 +89,23 @@ func TestParseSecondsNanos(t *testing.T) {
 		{"", false, 0, false},
 		{"-", true, 0, false},
 		{"XXXXXXXXXX.XXXXXX", false, 0, false},
+		{"000000000000000005.25", false, 5_250000000, true},
+		{"0000000000000000005.25", false, 5_250000000, true}, // 19 integer digits: the general path
+		{"123456789012345678", false, 0, false},
+		{"9223372036", false, 0, false},
+		{"9223372035", false, 9223372035_000000000, true},
+		{"1.5 ", false, 0, false},
+		{"1.5e", false, 0, false},
+		{"1.e5", false, 1e14, true},
+		{"1\xff", false, 0, false},
 	}
 	for _, tt := range tests {
 		got, ok := ParseSecondsNanos([]byte(tt.in), tt.allowNeg)
 		if got != tt.want || ok != tt.ok {
 			t.Errorf("ParseSecondsNanos(%q, %v) = %d, %v; want %d, %v", tt.in, tt.allowNeg, got, ok, tt.want, tt.ok)
+		}
+		if ref, rok := parseSecondsNanosRef([]byte(tt.in), tt.allowNeg); got != ref || ok != rok {
+			t.Errorf("ParseSecondsNanos(%q, %v) = %d, %v; the reference says %d, %v", tt.in, tt.allowNeg, got, ok, ref, rok)
 		}
 	}
 }
@@ -135,11 +148,33 @@ func TestParseISOTime(t *testing.T) {
 		{"2026-11-25T10:00:00.123456+000", 0, false},
 		{"2026-11-25T10:00:00.123456+0000 ", 0, false},
 		{"1600-01-01T00:00:00.000000+0000", 0, false}, // outside int64 nanoseconds
+		{"2026,11-25T10:00:00.123456+0000", 0, false},
+		{"2026-11/25T10:00:00.123456+0000", 0, false},
+		{"2026-11-25t10:00:00.123456+0000", 0, false},
+		{"202:-11-25T10:00:00.123456+0000", 0, false},
+		{"2026-1?-25T10:00:00.123456+0000", 0, false},
+		{"2026-11-2/T10:00:00.123456+0000", 0, false},
+		{"2026-11-25T1::00:00.123456+0000", 0, false},
+		{"2026-11-25T10:0a:00.123456+0000", 0, false},
+		{"2026-11-25T10:00:0\xff.123456+0000", 0, false},
+		{"2026-11-25T10:00:/0.123456+0000", 0, false},
+		{"2026-11-25T10:00:00.123456+0001", base - 60e9, true},
+		{"2026-11-25T10:00:00.123456-0000", base, true},
+		{"2026-11-25T10:00:00.1234567+0000", base + 700, true},
+		{"2026-11-25T10:00:00.12345678+0000", base + 780, true},
+		{"2026-11-25T10:00:00.1234567891+0000", base + 789, true},
+		{"2026-11-25T10:00:00.1+0000", base - 23456000, true},
+		{"2026-11-25T10:00:00.1Z", base - 23456000, true},
+		{"2026-11-25T10:00:00.+000000", 0, false},
+		{"2026-11-25T10:00:00.12345a+0000", 0, false},
 	}
 	for _, tt := range tests {
 		got, ok := ParseISOTime([]byte(tt.in))
 		if got != tt.want || ok != tt.ok {
 			t.Errorf("ParseISOTime(%q) = %d, %v; want %d, %v", tt.in, got, ok, tt.want, tt.ok)
+		}
+		if ref, rok := parseISOTimeRef([]byte(tt.in)); ref != got || rok != ok {
+			t.Errorf("ParseISOTime(%q) = %d, %v; the reference says %d, %v", tt.in, got, ok, ref, rok)
 		}
 		if ok {
 			if ref, rok := referenceISOTime(tt.in); !rok || ref != got {
@@ -188,14 +223,27 @@ func FuzzLex(f *testing.F) {
 		if got, ok := ParseAddr(b); ok != (werr == nil) || (ok && got != want) {
 			t.Errorf("ParseAddr(%q) = %v, %v; netip says %v, %v", s, got, ok, want, werr)
 		}
-		if got, ok := ParseISOTime(b); ok {
+		if got, ok := ParseISOTime(b); ok != (func() bool { _, ok := parseISOTimeRef(b); return ok })() {
+			t.Errorf("ParseISOTime(%q) = %d, %v; the reference says %v", s, got, ok, !ok)
+		} else if ref, _ := parseISOTimeRef(b); ref != got {
+			t.Errorf("ParseISOTime(%q) = %d; the reference says %d", s, got, ref)
+		} else if ok {
 			if ref, rok := referenceISOTime(s); !rok || ref != got {
 				t.Errorf("ParseISOTime(%q) = %d; time.Parse says %d, %v", s, got, ref, rok)
 			}
 		}
+		if ValidUTF8(b) != utf8.Valid(b) {
+			t.Errorf("ValidUTF8(%q) = %v", s, !utf8.Valid(b))
+		}
 		if got, ok := ParseUint64(b); ok {
 			if ref, err := strconv.ParseUint(s, 10, 64); err != nil || ref != got {
 				t.Errorf("ParseUint64(%q) = %d; strconv says %d, %v", s, got, ref, err)
+			}
+		}
+		for _, neg := range []bool{false, true} {
+			got, ok := ParseSecondsNanos(b, neg)
+			if ref, rok := parseSecondsNanosRef(b, neg); got != ref || ok != rok {
+				t.Errorf("ParseSecondsNanos(%q, %v) = %d, %v; the reference says %d, %v", s, neg, got, ok, ref, rok)
 			}
 		}
 		if got, ok := ParseSecondsNanos(b, true); ok {
@@ -205,4 +253,13 @@ func FuzzLex(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestValidUTF8(t *testing.T) {
+	for _, s := range []string{"", "a", "CHhAvVGS1DHFjwGM9", "1234567", "12345678", "123456789", "é", "1234567é", "é1234567",
+		"12345678\xff", "\xff12345678", "1234567\xff", "0123456789abcdef\xc3", "0123456789abcdef\xc3\xa9", "\xed\xa0\x80abcdefgh"} {
+		if got, want := ValidUTF8([]byte(s)), utf8.Valid([]byte(s)); got != want {
+			t.Errorf("ValidUTF8(%q) = %v, want %v", s, got, want)
+		}
+	}
 }

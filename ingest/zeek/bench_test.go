@@ -19,12 +19,14 @@ func benchLines(b *testing.B, header []string, line []byte) {
 	}
 	b.SetBytes(int64(len(line) + 1))
 	b.ReportAllocs()
+	cpu := logscantest.StartCPU()
 	for b.Loop() {
 		res, err := d.Decode(line)
 		if err != nil || res.Kind != KindConn {
 			b.Fatal(res.Kind, err)
 		}
 	}
+	cpu.Report(b, b.N)
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lines/s")
 }
 

@@ -3,7 +3,6 @@ package zeek
 import (
 	"bytes"
 	"net/netip"
-	"unicode/utf8"
 
 	"github.com/aegis-nsm/aegis/schemas/communityid"
 
@@ -33,7 +32,7 @@ type val struct {
 
 // connFields accumulates one record's fields; reused between lines.
 type connFields struct {
-	flow      schemas.IDSFlow
+	flow      *schemas.IDSFlow // the record: Decoder.out
 	present   [numRoles]bool
 	protoName []byte // aliases the line or scratch
 	ipProto   int    // -1 when not logged
@@ -49,16 +48,15 @@ var maskedTS = []byte("XXXXXXXXXX.XXXXXX")
 
 // beginRecord resets the per-record state.
 func (d *Decoder) beginRecord() {
-	d.cf = connFields{
-		flow: schemas.IDSFlow{
-			Sensor:      schemas.SensorZeek,
-			File:        d.file,
-			Line:        d.line,
-			OrigIPBytes: -1,
-			RespIPBytes: -1,
-		},
-		ipProto: -1,
+	f := d.out
+	*f = schemas.IDSFlow{
+		Sensor:      schemas.SensorZeek,
+		File:        d.file,
+		Line:        d.line,
+		OrigIPBytes: -1,
+		RespIPBytes: -1,
 	}
+	d.cf = connFields{flow: f, ipProto: -1}
 	for i := range d.strs {
 		d.strs[i] = d.strs[i][:0]
 	}
@@ -71,7 +69,7 @@ func (d *Decoder) beginRecord() {
 // reaches a kept string through such an escape (a server name with
 // arbitrary bytes) or a garbled file, and the rest of the record is good.
 func (d *Decoder) text(b []byte) []byte {
-	if utf8.Valid(b) {
+	if logscan.ValidUTF8(b) {
 		return b
 	}
 	d.badUTF8 = true
@@ -307,7 +305,7 @@ func (d *Decoder) finishConn() *LineError {
 			return d.lineError(roleNames[r], ReasonMissingField, nil, errorf("not logged"))
 		}
 	}
-	f := &cf.flow
+	f := cf.flow
 	if len(cf.protoName) > 0 || cf.ipProto >= 0 {
 		p, known := protoNumber(cf.protoName, f.Orig.Addr(), cf.ipProto)
 		f.Proto = p
@@ -335,7 +333,7 @@ func (d *Decoder) finishConn() *LineError {
 	if len(uid)+len(cid) > 0 {
 		// One allocation for both kept strings.
 		d.keep = append(append(d.keep[:0], uid...), cid...)
-		s := string(d.keep)
+		s := d.keepString(d.keep)
 		f.UID, f.CommunityID = s[:len(uid)], s[len(uid):]
 	}
 	return nil
@@ -355,7 +353,7 @@ func (d *Decoder) finishSSL() SSLRecord {
 	for _, b := range d.strs {
 		d.keep = append(d.keep, b...)
 	}
-	s := string(d.keep)
+	s := d.keepString(d.keep)
 	var out [numKept]string
 	off := 0
 	for i, b := range d.strs {
@@ -365,6 +363,15 @@ func (d *Decoder) finishSSL() SSLRecord {
 	rec.UID, rec.ServerName, rec.Version = out[keptUID], out[keptSNI], out[keptVersion]
 	rec.JA3, rec.JA3S, rec.JA4 = out[keptJA3], out[keptJA3S], out[keptJA4]
 	return rec
+}
+
+// keepString returns b as a string for a record to keep: from the arena
+// in the readers, else a string of its own.
+func (d *Decoder) keepString(b []byte) string {
+	if d.arena != nil {
+		return d.arena.String(b)
+	}
+	return string(b)
 }
 
 // joinJSONStrings joins a JSON array of strings with ",", as Zeek's ASCII

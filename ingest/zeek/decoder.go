@@ -83,6 +83,17 @@ type Decoder struct {
 	cf      connFields
 	tsvVal  val       // the TSV field being applied
 	sslRec  SSLRecord // the ssl record of the line decoded last
+	tabs    []uint64  // the separators of the TSV line, one bit a byte
+	ends    []int     // where the fields of the TSV line end
+
+	// out is where a conn record is decoded: &own, or, in the readers, the
+	// slot of the collected flows it goes to (so it is written once, not
+	// built here and copied).
+	out *schemas.IDSFlow
+	own schemas.IDSFlow
+	// arena, when set (by the readers), holds the strings the records
+	// keep: one allocation per block of them, not one per record.
+	arena *logscan.Strings
 }
 
 // NewDecoder returns a Decoder for the file named file (the name only
@@ -98,6 +109,7 @@ func NewDecoder(file string, cfg Config) (*Decoder, error) {
 // newDecoder is NewDecoder for a cfg that is valid and has its defaults.
 func newDecoder(file string, cfg Config) *Decoder {
 	d := &Decoder{file: file, cfg: cfg}
+	d.out = &d.own
 	d.hdr.reset()
 	return d
 }
@@ -141,7 +153,7 @@ func (d *Decoder) Decode(line []byte) (Result, error) {
 	}
 	switch kind {
 	case KindConn:
-		return Result{Kind: KindConn, Flow: d.cf.flow, Path: path}, nil
+		return Result{Kind: KindConn, Flow: *d.cf.flow, Path: path}, nil
 	case KindSSL:
 		return Result{Kind: KindSSL, SSL: d.sslRec, Path: path}, nil
 	}
@@ -149,7 +161,7 @@ func (d *Decoder) Decode(line []byte) (Result, error) {
 }
 
 // decode is Decode without building a Result (a large struct, copied at
-// every return): a conn record is left in d.cf.flow and an ssl record in
+// every return): a conn record is left in *d.cf.flow and an ssl record in
 // d.sslRec, until the next line. It returns the kind and log path.
 func (d *Decoder) decode(line []byte) (Kind, string, *LineError) {
 	d.line++

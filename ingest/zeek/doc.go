@@ -67,5 +67,8 @@
 // call from several goroutines. The decoder does not allocate per line
 // except for the strings it keeps (one allocation holding uid and
 // community_id, logged or computed); small repeated strings (service, conn_state, history) are
-// interned per Decoder.
+// interned per Decoder. The readers go further: they decode each conn
+// record in place into the slice they return, and copy the kept strings
+// into shared 64 KiB blocks (logscan.Strings), so a whole file costs a
+// handful of allocations, not one per record.
 package zeek

@@ -74,6 +74,7 @@ type collector struct {
 	flows logscan.Chunks[schemas.IDSFlow]
 	ssl   []flowctx.Record[string] // ssl context by uid
 	stats Stats
+	arena logscan.Strings // the records' strings, for all the files
 }
 
 func newCollector(cfg Config) (*collector, error) {
@@ -88,6 +89,7 @@ func newCollector(cfg Config) (*collector, error) {
 // read decodes one file or stream with a Decoder of its own.
 func (c *collector) read(r io.Reader, name string) error {
 	c.d = newDecoder(name, c.cfg)
+	c.d.arena = &c.arena
 	defer func() { c.stats.Add(c.d.Stats()) }()
 	return c.fr.ReadLines(r, name, c)
 }
@@ -95,13 +97,15 @@ func (c *collector) read(r io.Reader, name string) error {
 // DecodeLine decodes a line of the file being read and keeps its conn or
 // ssl record.
 func (c *collector) DecodeLine(line []byte) error {
+	c.d.out = c.flows.Spare() // a conn record is decoded in place
 	kind, _, err := c.d.decode(line)
 	if err != nil {
 		return err
 	}
 	switch kind {
 	case KindConn:
-		*c.flows.Next() = c.d.cf.flow
+		c.flows.Commit()
+		c.d.out = &c.d.own // the slot is the record's now
 	case KindSSL:
 		s := &c.d.sslRec
 		c.ssl = append(c.ssl, flowctx.Record[string]{Key: s.UID, Fields: flowctx.Fields{
@@ -117,6 +121,11 @@ func (c *collector) SkipLine() { c.d.countLineTooLong() }
 // finish resolves interim records, attaches the ssl context by uid and
 // returns the flows and the stats, with err.
 func (c *collector) finish(err error) ([]schemas.IDSFlow, Stats, error) {
+	if c.d != nil {
+		// The spare slot may hold a record that was not kept (an ssl or
+		// rejected line): let its strings go.
+		*c.d.out = schemas.IDSFlow{}
+	}
 	flows := c.flows.All()
 	if !c.cfg.KeepInterim && c.stats.Interim > 0 {
 		var dropped int64

@@ -1,9 +1,13 @@
 package zeek
 
-import "bytes"
+import (
+	"bytes"
+	"encoding/binary"
+	"math/bits"
+)
 
 // decodeTSV decodes a data line of the Zeek ASCII format with the current
-// header block. A conn record is left in d.cf.flow, an ssl record in
+// header block. A conn record is left in *d.cf.flow, an ssl record in
 // d.sslRec; it returns the kind and the log path.
 func (d *Decoder) decodeTSV(line []byte) (Kind, string, *LineError) {
 	h := &d.hdr
@@ -14,28 +18,32 @@ func (d *Decoder) decodeTSV(line []byte) (Kind, string, *LineError) {
 	if h.kind == KindSkipped {
 		return KindSkipped, path, nil
 	}
-	if n := countFields(line, h.sep); n != len(h.fields) {
+	var n int
+	if len(h.sep) == 1 {
+		n = d.findSeps(line, h.sep[0])
+	} else {
+		n = countFields(line, h.sep)
+	}
+	if n != len(h.fields) {
 		return KindMeta, "", d.lineError("", ReasonFieldCount, nil, errorf("%d fields, header has %d", n, len(h.fields)))
 	}
 	d.beginRecord()
 	d.cf.interim = h.interim
 	if len(h.sep) == 1 {
-		// Split with a plain byte loop (fields are a few bytes long:
-		// IndexByte's call costs more than it saves on them), and look
-		// for backslashes once per line, as most lines have none.
-		sep := h.sep[0]
+		// The fields end at the separators findSeps marked in d.tabs
+		// (fields are a few bytes long: a search per field cost more
+		// than finding them all at once); look for backslashes once per
+		// line, as most lines have none.
 		escAt := bytes.IndexByte(line, '\\') // the next backslash at or after a field's start
 		if escAt < 0 {
 			escAt = len(line)
 		}
-		// countFields checked that the line has one field per column (per
-		// role): ranging over the roles needs no bounds check.
+		// findSeps checked that the line has one field per column (per
+		// role), and d.ends has where each ends.
+		ends := d.ends[:len(h.roles)]
 		start := 0
-		for _, r := range h.roles {
-			end := start
-			for end < len(line) && line[end] != sep {
-				end++
-			}
+		for c, r := range h.roles {
+			end := ends[c]
 			if r != roleIgnore {
 				if escAt < start {
 					escAt = len(line)
@@ -43,7 +51,15 @@ func (d *Decoder) decodeTSV(line []byte) (Kind, string, *LineError) {
 						escAt = start + i
 					}
 				}
-				if err := d.tsvField(r, line[start:end], escAt < end); err != nil {
+				// tsvField, inline: a call per field was a cost of its own.
+				raw := line[start:end]
+				v := &d.tsvVal
+				v.raw = raw
+				v.enc = encTSV
+				v.esc = escAt < end
+				v.unset = isMarker(raw, h.unset)
+				v.empty = isMarker(raw, h.empty)
+				if err := d.field(r, v); err != nil {
 					return KindMeta, "", err
 				}
 			}
@@ -76,6 +92,78 @@ func (d *Decoder) decodeTSV(line []byte) (Kind, string, *LineError) {
 	}
 }
 
+// findSeps marks the bytes of line that are sep in d.tabs, one bit a byte
+// (bit i%64 of word i/64), eight bytes at a time, lists where the fields
+// they split line into end in d.ends (each at its separator, the last at
+// len(line)), and returns the number of fields.
+func (d *Decoder) findSeps(line []byte, sep byte) int {
+	const (
+		ones  = 0x0101010101010101
+		lows  = 0x7f7f7f7f7f7f7f7f
+		highs = 0x8080808080808080
+		// gather moves the high bits of the eight bytes (shifted down to
+		// bit 0 of each) to the top byte, in order: the products do not
+		// overlap, so nothing carries.
+		gather = 0x0102040810204080
+	)
+	nw := (len(line) + 63) >> 6
+	if cap(d.tabs) < nw {
+		d.tabs = make([]uint64, nw+nw/4)
+	}
+	tabs := d.tabs[:nw]
+	pat := ones * uint64(sep)
+	// seps8 returns the separators among the eight bytes of x, bit k for
+	// byte k.
+	seps8 := func(x uint64) uint64 {
+		x ^= pat                            // zero bytes: separators
+		z := ^((x&lows + lows) | x) & highs // exact: the high bit of each zero byte
+		return (z >> 7) * gather >> 56
+	}
+	var w uint64 // the word being filled
+	i := 0
+	for ; i+8 <= len(line); i += 8 {
+		w |= seps8(binary.LittleEndian.Uint64(line[i:])) << (i & 63)
+		if i&63 == 56 {
+			tabs[i>>6] = w
+			w = 0
+		}
+	}
+	if rem := len(line) - i; rem > 0 {
+		// The last bytes: the last eight of the line, those before i
+		// shifted out, or byte by byte on a line shorter than eight.
+		var b uint64
+		if len(line) >= 8 {
+			b = seps8(binary.LittleEndian.Uint64(line[len(line)-8:])) >> (8 - rem)
+		} else {
+			for k, c := range line {
+				if c == sep {
+					b |= 1 << k
+				}
+			}
+		}
+		w |= b << (i & 63)
+	}
+	if i&63 != 0 || i < len(line) {
+		tabs[i>>6] = w
+	}
+	// Where each field ends: at each separator, the last at the end.
+	ends := d.ends[:0]
+	for wi, w := range tabs {
+		for ; w != 0; w &= w - 1 {
+			ends = append(ends, wi<<6|bits.TrailingZeros64(w))
+		}
+	}
+	d.ends = append(ends, len(line))
+	return len(d.ends)
+}
+
+// isMarker reports whether raw is the marker m (the unset or empty
+// field), deciding most fields on their length and first byte, without a
+// call to compare them.
+func isMarker(raw, m []byte) bool {
+	return len(raw) == len(m) && (len(m) == 0 || raw[0] == m[0] && (len(m) == 1 || string(raw[1:]) == string(m[1:])))
+}
+
 // countFields counts the fields of a line split by sep.
 func countFields(line, sep []byte) int {
 	return bytes.Count(line, sep) + 1
@@ -90,7 +178,7 @@ func (d *Decoder) tsvField(r role, raw []byte, esc bool) *LineError {
 	v.raw = raw
 	v.enc = encTSV
 	v.esc = esc
-	v.unset = len(raw) == len(h.unset) && bytes.Equal(raw, h.unset)
-	v.empty = len(raw) == len(h.empty) && bytes.Equal(raw, h.empty)
+	v.unset = isMarker(raw, h.unset)
+	v.empty = isMarker(raw, h.empty)
 	return d.field(r, v)
 }
