@@ -12,12 +12,23 @@
 //     new files are picked up, drained files are closed after
 //     CloseInactive and reopened if they grow again;
 //   - deletion and re-creation, and truncation (copytruncate, a writer
-//     reopening with O_TRUNC): detected by size and by a content
-//     fingerprint of the file's head, reading restarts at 0, the bytes
-//     seen and never read are counted in Stats.BytesLost; a copytruncate
-//     copy matched by Paths is recognised by its fingerprint and continued
-//     where the original was left (the only lines lost are those written
-//     between the copy and the truncation that the follower had not read);
+//     reopening with O_TRUNC): detected by size and by the file no longer
+//     starting with the bytes its generation started with, which is
+//     checked after every read, so that bytes of a new generation are
+//     never taken for the old one's; reading restarts at 0, and the bytes
+//     seen and never read are counted in Stats.BytesLost;
+//   - copytruncate copies matched by Paths: a new file is recognised as the
+//     copy of a generation read (or about to be read) from another file by
+//     its first bytes, whatever the generation's length, waits until that
+//     reading ends, and continues it there, however the copy, the
+//     truncation and the polls interleave; no line is delivered twice, and
+//     the only lines lost are those written between the copy and the
+//     truncation that the follower had not read. A new file is classified
+//     once it holds a complete line after any "#" header lines (until then
+//     it is not read). Identical content cannot be told apart: a new file
+//     starting with the same complete lines as a generation being read is
+//     taken for its copy (at worst identical lines are skipped, never
+//     delivered twice);
 //   - unreadable files (counted, reported at most once a minute, skipped),
 //     overlong lines (counted and skipped whole), partial last lines (held
 //     until their newline arrives).

@@ -30,6 +30,7 @@ type Follower struct {
 
 	saved    []position // positions loaded by New, used by the first scan
 	lastScan time.Time  // Run goroutine only
+	scratch  []byte     // Run goroutine only: comparing file heads
 
 	mu    sync.Mutex            // guards reg, trunc and the harvester fields checkpoints read
 	reg   map[devIno]*harvester // files known, open or not
@@ -246,7 +247,7 @@ func (f *Follower) positions() []position {
 	defer f.mu.Unlock()
 	pos := make([]position, 0, len(f.reg))
 	for _, h := range f.reg {
-		if h.parked {
+		if h.parked || h.trk == nil {
 			continue
 		}
 		off, num := h.trk.durable()

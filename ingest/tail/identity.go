@@ -59,18 +59,71 @@ const maxHeaderBytes = 64 << 10
 // fingerprint computes f's fingerprint from its first bytes, reading at
 // most size bytes.
 func fingerprint(f *os.File, size int64, recordBytes int) (fpCheck, error) {
-	n := min(size, maxHeaderBytes+int64(recordBytes))
+	head, err := readHead(f, size, recordBytes)
+	if err != nil {
+		return fpCheck{}, err
+	}
+	return checkOf(head, recordBytes), nil
+}
+
+// readHead returns the bytes f's fingerprint covers (see fpCheck), reading
+// at most size bytes. The slice is new.
+func readHead(f *os.File, size int64, recordBytes int) ([]byte, error) {
+	n := max(min(size, maxHeaderBytes+int64(recordBytes)), 0)
 	buf := make([]byte, n)
 	m, err := f.ReadAt(buf, 0)
 	if err != nil && !errors.Is(err, io.EOF) {
-		return fpCheck{}, err
+		return nil, err
 	}
-	buf = buf[:m]
-	want := headerEnd(buf) + recordBytes
-	limit := min(len(buf), want)
+	return buf[:checkOf(buf[:m], recordBytes).N], nil
+}
+
+// checkOf is the fingerprint of a file whose first bytes are head (all of
+// them, if the file is that short).
+func checkOf(head []byte, recordBytes int) fpCheck {
+	want := headerEnd(head) + recordBytes
+	limit := min(len(head), want)
 	h := fnv.New64a()
-	h.Write(buf[:limit])
-	return fpCheck{N: int64(limit), Sum: h.Sum64(), Full: limit == want}, nil
+	h.Write(head[:limit])
+	return fpCheck{N: int64(limit), Sum: h.Sum64(), Full: limit == want}
+}
+
+// distinctive reports whether head, the first bytes of a file, tells the
+// file's content apart from other files': it holds a complete line after
+// the "#" header lines (records carry timestamps, ids, line numbers), or a
+// Full fingerprint's worth of bytes. Header lines alone do not: every Zeek
+// file of a kind starts with nearly the same ones.
+func distinctive(head []byte, recordBytes int) bool {
+	he := headerEnd(head)
+	return bytes.IndexByte(head[he:], '\n') >= 0 || len(head) >= he+recordBytes
+}
+
+// agree returns how many bytes a and b have in common at their start when
+// one is a prefix of the other (the length of the shorter), and -1 when
+// they differ.
+func agree(a, b []byte) int {
+	n := min(len(a), len(b))
+	if !bytes.Equal(a[:n], b[:n]) {
+		return -1
+	}
+	return n
+}
+
+// startsWith reports whether f's first len(head) bytes are head. buf is
+// scratch space (grown if needed and returned).
+func startsWith(f *os.File, head, buf []byte) (bool, []byte, error) {
+	if len(head) == 0 {
+		return true, buf, nil
+	}
+	if cap(buf) < len(head) {
+		buf = make([]byte, len(head))
+	}
+	b := buf[:len(head)]
+	m, err := f.ReadAt(b, 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return false, buf, err
+	}
+	return m == len(b) && bytes.Equal(b, head), buf, nil
 }
 
 // matches reports whether f's first c.N bytes hash to c.Sum; a file

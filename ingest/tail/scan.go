@@ -43,7 +43,10 @@ func (f *Follower) scan(first bool) {
 	now := time.Now()
 	for key, h := range f.reg {
 		if h.parked && h.f != nil && now.Sub(h.lastGrowth) >= f.cfg.CloseInactive {
-			h.close() // a copy whose original was never truncated: a duplicate, never read
+			// A copy waiting for its generation to end elsewhere (it may
+			// never end: logrotate "copy" without truncation). Its handle
+			// is closed; it stays parked and is reopened when it is needed.
+			h.close()
 		}
 		if seen[key] {
 			continue
@@ -58,10 +61,8 @@ func (f *Follower) scan(first bool) {
 				}
 			}
 		}
-		if h.f == nil && h.trk.idle() {
-			f.mu.Lock()
-			delete(f.reg, key)
-			f.mu.Unlock()
+		if h.f == nil && (h.trk == nil || h.trk.idle()) {
+			f.forget(key, h)
 		}
 	}
 	f.mu.Lock()
@@ -71,6 +72,7 @@ func (f *Follower) scan(first bool) {
 			keep = append(keep, t)
 		}
 	}
+	clear(f.trunc[len(keep):])
 	f.trunc = keep
 	f.mu.Unlock()
 }
@@ -135,8 +137,9 @@ func sameKey(fi os.FileInfo, key devIno) bool {
 }
 
 // discover opens a file not followed yet and decides where to start: a
-// saved position (first scan), the end (first scan, StartEnd), the point a
-// copytruncate copy continues from, or the beginning.
+// saved position (first scan), the end (first scan, StartEnd), or, once
+// its first bytes tell whether it is a copytruncate copy (see classify),
+// the point a copy continues from or the beginning.
 func (f *Follower) discover(path string, key devIno, first bool) {
 	file, err := os.Open(path)
 	if err != nil {
@@ -151,45 +154,65 @@ func (f *Follower) discover(path string, key devIno, first bool) {
 	delete(f.bad, path)
 	f.c.opened.Add(1)
 	size := fi.Size()
-	check, err := fingerprint(file, size, f.cfg.FingerprintBytes)
-	if err != nil {
-		file.Close()
-		f.unreadable(path, key, err)
-		return
-	}
-	h := &harvester{path: path, key: key, f: file, lastSize: size, maxSeen: size, lastGrowth: time.Now(),
-		check: check, id: FileID{Dev: key.dev, Inode: key.ino, Fingerprint: check.Sum}}
-	var off, num int64
-	switch {
-	case first && f.cfg.Start == StartSaved:
-		if p, ok := f.savedFor(key); ok {
-			match, err := p.Check.matches(file)
-			if err == nil && match && size >= p.Offset {
-				off, num = p.Offset, p.Line
-				h.check, h.id = p.Check, p.ID
-				if check.N > p.Check.N {
-					h.check = check
-				}
-			} else {
-				f.c.idMismatch.Add(1)
-				f.rep.report("reuse:"+path, "tail: saved position not used: the file's content changed (inode reused or truncated)", "path", path)
-			}
-		}
-	case first && f.cfg.Start == StartEnd:
-		off = lastNewline(file, size)
-	default:
-		if f.continueCopy(h, size) {
-			f.mu.Lock()
-			f.reg[key] = h
-			f.mu.Unlock()
+	h := &harvester{path: path, key: key, f: file, lastSize: -1, lastGrowth: time.Now()}
+	start := func(off, num int64) {
+		head, err := readHead(file, size, f.cfg.FingerprintBytes)
+		if err != nil {
+			file.Close()
+			f.unreadable(path, key, err)
 			return
 		}
+		f.startGeneration(h, off, num, head)
+		h.lastSize, h.maxSeen = size, size
+		f.mu.Lock()
+		f.reg[key] = h
+		f.mu.Unlock()
 	}
-	h.off, h.num, h.readPos = off, num, off
-	h.trk = newTracker(off, num)
+	switch {
+	case first && f.cfg.Start == StartSaved:
+		p, ok := f.savedFor(key)
+		if !ok {
+			start(0, 0)
+			return
+		}
+		match, err := p.Check.matches(file)
+		if err != nil || !match {
+			f.c.idMismatch.Add(1)
+			f.rep.report("reuse:"+path, "tail: saved position not used: the file's content changed (inode reused or truncated)", "path", path)
+			start(0, 0)
+			return
+		}
+		start(p.Offset, p.Line)
+		f.mu.Lock()
+		h.id, h.delivered = p.ID, true
+		f.mu.Unlock()
+		// A copytruncate copy continues its generation at the offset where
+		// the original was left, which may lie past the copy's end (the
+		// follower had read lines written after the copy was made).
+		h.cont = size < p.Offset
+	case first && f.cfg.Start == StartEnd:
+		start(lastNewline(file, size), 0)
+	default:
+		h.undecided = true
+		f.mu.Lock()
+		f.reg[key] = h
+		f.mu.Unlock()
+	}
+}
+
+// startGeneration makes h read a generation from off (line num), head
+// being its first bytes as far as known.
+func (f *Follower) startGeneration(h *harvester, off, num int64, head []byte) {
+	check := checkOf(head, f.cfg.FingerprintBytes)
 	f.mu.Lock()
-	f.reg[key] = h
+	h.undecided, h.parked, h.pending, h.cont = false, false, false, false
+	h.head, h.check = head, check
+	h.id = FileID{Dev: h.key.dev, Inode: h.key.ino, Fingerprint: check.Sum}
+	h.trk = newTracker(off, num)
 	f.mu.Unlock()
+	h.identified = distinctive(head, f.cfg.FingerprintBytes)
+	h.delivered = false
+	h.off, h.num, h.readPos, h.pend, h.skipping, h.maxSeen = off, num, off, nil, false, 0
 }
 
 func (f *Follower) savedFor(key devIno) (position, bool) {
@@ -217,91 +240,6 @@ func lastNewline(file *os.File, size int64) int64 {
 		end = start
 	}
 	return 0
-}
-
-// continueCopy recognises a copytruncate copy (a new file whose first
-// bytes are those of a followed file, or of a generation lost to a recent
-// truncation) and sets h up to continue that generation where its reading
-// stopped instead of from 0. A copy of a file not truncated yet is parked
-// until the truncation is seen.
-func (f *Follower) continueCopy(h *harvester, size int64) bool {
-	for i, t := range f.trunc {
-		if ok, _ := t.check.matches(h.f); ok && t.check.Full {
-			f.mu.Lock()
-			f.trunc = append(f.trunc[:i], f.trunc[i+1:]...)
-			f.mu.Unlock()
-			f.activateCopy(h, t, size)
-			return true
-		}
-	}
-	for key, o := range f.reg {
-		if o.parked || o.f == nil || !o.check.Full {
-			continue
-		}
-		if ok, _ := o.check.matches(h.f); ok {
-			h.parked, h.copyOf = true, key
-			h.trk = newTracker(0, 0)
-			return true
-		}
-	}
-	return false
-}
-
-// activateCopy makes h continue generation t from where t was left.
-func (f *Follower) activateCopy(h *harvester, t *truncated, size int64) {
-	if rec := min(max(size-t.off, 0), t.lost); rec > 0 {
-		f.c.bytesLost.Add(-rec)
-	}
-	if size < t.off {
-		// Everything in the copy was already read from the original: the
-		// copy is done.
-		f.mu.Lock()
-		h.parked, h.trk = false, newTracker(size, 0)
-		f.mu.Unlock()
-		h.off, h.num, h.readPos, h.pend, h.skipping = size, 0, size, nil, false
-		return
-	}
-	f.mu.Lock()
-	h.parked = false
-	h.id, h.check, h.trk = t.id, t.check, t.trk
-	f.mu.Unlock()
-	h.off, h.num, h.readPos, h.pend, h.skipping = t.off, t.num, t.off, nil, false
-	h.lastSize = -1
-	f.c.copies.Add(1)
-}
-
-// truncate handles h's file shrinking or being rewritten: the bytes seen
-// and not read are counted as lost, the generation is kept for a
-// copytruncate copy to continue, and h restarts at 0 with a new identity.
-func (f *Follower) truncate(h *harvester, size int64) {
-	f.c.truncations.Add(1)
-	lost := max(h.maxSeen-h.off, 0)
-	if len(h.pend) > 0 || h.skipping {
-		f.c.partialLost.Add(1)
-	}
-	f.c.bytesLost.Add(lost)
-	t := &truncated{key: h.key, id: h.id, check: h.check, trk: h.trk, off: h.off, num: h.num, lost: lost, at: time.Now()}
-	check, _ := fingerprint(h.f, size, f.cfg.FingerprintBytes)
-	f.mu.Lock()
-	h.check = check
-	h.id = FileID{Dev: h.key.dev, Inode: h.key.ino, Fingerprint: check.Sum}
-	h.trk = newTracker(0, 0)
-	f.mu.Unlock()
-	h.off, h.num, h.readPos, h.pend, h.skipping, h.maxSeen = 0, 0, 0, nil, false, size
-	f.rep.report("truncate:"+h.path, "tail: file truncated; reading from the start", "path", h.path, "bytes_lost", lost)
-	for _, c := range f.reg {
-		if c.parked && c.copyOf == h.key && c.f != nil {
-			if fi, err := c.f.Stat(); err == nil {
-				if ok, _ := t.check.matches(c.f); ok {
-					f.activateCopy(c, t, fi.Size())
-					return
-				}
-			}
-		}
-	}
-	f.mu.Lock()
-	f.trunc = append(f.trunc, t)
-	f.mu.Unlock()
 }
 
 // unreadable counts and reports a file that cannot be opened or read,
