@@ -1,10 +1,10 @@
 package format
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"flag"
+	"github.com/aegis-nsm/aegis/enrich/sink/sinktest"
 	"os"
 	"path/filepath"
 	"testing"
@@ -19,29 +19,18 @@ var update = flag.Bool("update", false, "rewrite the golden files under testdata
 // fixedNow is the clock of every golden file.
 func fixedNow() time.Time { return time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC) }
 
-// fixtures returns the records of testdata/records.jsonl (real `aegis
+// fixtures returns the shared fixture records (sinktest: real `aegis
 // analyze` output over testdata/synth: an llm_stream with SNI, a handoff
 // and an agent_shell) as messages, Value byte for byte as analyze wrote it.
 func fixtures(t testing.TB) []sink.Message {
 	t.Helper()
-	f, err := os.Open(filepath.Join("testdata", "records.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	var msgs []sink.Message
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		line := bytes.Clone(sc.Bytes())
+	for _, line := range sinktest.Lines() {
 		r := new(schemas.Record)
 		if err := json.Unmarshal(line, r); err != nil {
 			t.Fatal(err)
 		}
 		msgs = append(msgs, messageOf(r, line))
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
 	}
 	return msgs
 }

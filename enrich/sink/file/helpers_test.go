@@ -1,12 +1,11 @@
 package file
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/aegis-nsm/aegis/enrich/sink/sinktest"
 	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 
@@ -14,27 +13,8 @@ import (
 	"github.com/aegis-nsm/aegis/schemas"
 )
 
-// fixtureRecords are testdata/records.jsonl: real `aegis analyze` records
-// (llm_stream, handoff, agent_shell) over testdata/synth.
-func fixtureRecords(t testing.TB) []*schemas.Record {
-	t.Helper()
-	f, err := os.Open(filepath.Join("testdata", "records.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var recs []*schemas.Record
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		r := new(schemas.Record)
-		if err := json.Unmarshal(sc.Bytes(), r); err != nil {
-			t.Fatal(err)
-		}
-		recs = append(recs, r)
-	}
-	return recs
-}
+// fixtureRecords are the shared fixture records (sinktest).
+func fixtureRecords(t testing.TB) []*schemas.Record { return sinktest.Records(t) }
 
 // idOf is the record id of message i: 32 hex digits, as the schema wants.
 func idOf(i int) string { return fmt.Sprintf("%032x", i) }

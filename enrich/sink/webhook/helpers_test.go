@@ -1,12 +1,12 @@
 package webhook
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/aegis-nsm/aegis/enrich/sink/sinktest"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -22,27 +22,8 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
 
-// fixtureRecords are testdata/records.jsonl: real `aegis analyze` records
-// (llm_stream, handoff, agent_shell) over testdata/synth.
-func fixtureRecords(t testing.TB) []*schemas.Record {
-	t.Helper()
-	f, err := os.Open(filepath.Join("testdata", "records.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var recs []*schemas.Record
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		r := new(schemas.Record)
-		if err := json.Unmarshal(sc.Bytes(), r); err != nil {
-			t.Fatal(err)
-		}
-		recs = append(recs, r)
-	}
-	return recs
-}
+// fixtureRecords are the shared fixture records (sinktest).
+func fixtureRecords(t testing.TB) []*schemas.Record { return sinktest.Records(t) }
 
 func idOf(i int) string { return fmt.Sprintf("%032x", i) }
 
